@@ -3,7 +3,7 @@
  * the runtime says what it does without them.
  *
  * Memory model: the runtime plans one activation arena per device
- * (runtime/plan) and hands each partition a binding table that maps every
+ * (hal/plan.h) and hands each partition a binding table that maps every
  * graph tensor the partition touches to a buffer + offset. Constants are read
  * from the graph by prepare(); a device that needs them elsewhere (GPU memory,
  * accelerator parameter memory) copies them there in prepare(). */
@@ -102,9 +102,15 @@ typedef struct halo_device_vtable {
 
   /* Required. Runs a prepared partition. `bindings` has graph->n_tensors
    * entries. `profile` may be NULL; when set, the device records one event
-   * per node (and per transfer). */
+   * per node (and per transfer). HALO_ENODEV when the device is gone
+   * (unplugged): the session may then move the partition elsewhere. */
   halo_status (*run)(halo_exec *exec, const halo_binding *bindings, halo_profile *profile,
                      halo_err *err);
+
+  /* Optional (NULL: nothing to say). Writes a one-line note on how a
+   * prepared partition runs, for `halo inspect` ("parameters streamed with
+   * every invoke: 9.1 MiB > 8 MiB of parameter memory"); "" for none. */
+  void (*describe)(halo_exec *exec, char *note, size_t note_size);
 
   /* Required. NULL is a no-op. */
   void (*release)(halo_exec *exec);

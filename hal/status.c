@@ -50,6 +50,7 @@ const char *halo_status_name(halo_status status) {
     case HALO_EDEVICE: return "HALO_EDEVICE";
     case HALO_ETIMEOUT: return "HALO_ETIMEOUT";
     case HALO_EINTERNAL: return "HALO_EINTERNAL";
+    case HALO_ENODEV: return "HALO_ENODEV";
   }
   return "HALO_E?";
 }

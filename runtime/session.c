@@ -7,7 +7,7 @@
 #include "hal/op_check.h"
 #include "hal/registry.h"
 #include "runtime/model.h"
-#include "runtime/plan.h"
+#include "hal/plan.h"
 
 enum { ARENA_ALIGNMENT = 64, HOST_DEVICE = 0 };
 
@@ -222,8 +222,9 @@ oom:
 static halo_status build_steps(halo_session *s, halo_err *err) {
   const halo_graph *g = s->graph;
   s->steps = calloc((size_t)g->n_nodes + 1, sizeof *s->steps);
+  s->partition_note = calloc((size_t)g->n_nodes + 1, sizeof *s->partition_note);
   int32_t *order = halo_graph_alloc(s->graph, ((size_t)g->n_nodes + 1) * sizeof *order);
-  if (!s->steps || !order) return halo_err_set(err, HALO_ENOMEM, "out of memory partitioning");
+  if (!s->steps || !s->partition_note || !order) return halo_err_set(err, HALO_ENOMEM, "out of memory partitioning");
   for (int i = 0; i < g->n_nodes; i++) {
     order[i] = i;
     if (g->nodes[i].op == HALO_OP_COPY) {
@@ -345,6 +346,8 @@ static halo_status create_session(halo_session *s, const halo_options *o, halo_e
     halo_device *dev = s->devices[step->device];
     st = dev->vt->prepare(dev, &step->part, &s->config, &step->exec, err);
     if (st != HALO_OK) return st;
+    if (dev->vt->describe)
+      dev->vt->describe(step->exec, s->partition_note[i], sizeof s->partition_note[i]);
   }
   const halo_graph *g = s->graph;
   s->inputs = calloc((size_t)g->n_inputs + 1, sizeof *s->inputs);
@@ -399,6 +402,7 @@ void halo_session_destroy(halo_session *s) {
   halo_registry_destroy_devices(s->devices, s->n_devices);
   halo_graph_destroy(s->graph);
   free(s->steps);
+  free(s->partition_note);
   free(s->arenas);
   free(s->arena_bytes);
   free(s->bindings);
@@ -586,6 +590,28 @@ halo_status halo_session_node_info(const halo_session *s, int node, const char *
   if (reason) *reason = s->node_reason[node];
   return HALO_OK;
 }
+
+int halo_session_partition_count(const halo_session *s) {
+  int n = 0;
+  for (int i = 0; s && i < s->n_steps; i++) n += s->steps[i].kind == SESSION_STEP_PARTITION;
+  return n;
+}
+
+halo_status halo_session_partition_info(const halo_session *s, int index, const char **device,
+                                        int *first_node, int *n_nodes, const char **note) {
+  for (int i = 0, k = 0; s && index >= 0 && i < s->n_steps; i++) {
+    const session_step *step = &s->steps[i];
+    if (step->kind != SESSION_STEP_PARTITION || k++ != index) continue;
+    if (device) *device = s->devices[step->device]->name;
+    if (first_node) *first_node = step->part.nodes[0];
+    if (n_nodes) *n_nodes = step->part.n_nodes;
+    if (note) *note = s->partition_note[i];
+    return HALO_OK;
+  }
+  return HALO_EINVAL;
+}
+
+const char *halo_session_notice(const halo_session *s) { return s ? s->notice : ""; }
 
 size_t halo_session_arena_bytes(const halo_session *s) {
   size_t total = 0;

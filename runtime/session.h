@@ -48,6 +48,8 @@ struct halo_session {
   halo_profile_entry *entries;
   int n_entries;
   char error[512];
+  char notice[512];          /* halo_session_notice(): "" when nothing happened */
+  char (*partition_note)[160]; /* per step: the device's describe() note, "" for none */
 };
 
 #endif

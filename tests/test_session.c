@@ -14,7 +14,7 @@
 #include "drivers/cpu/cpu_device.h"
 #include "hal/registry.h"
 #include "runtime/model.h"
-#include "runtime/plan.h"
+#include "hal/plan.h"
 #include "runtime/session.h"
 #include "tests/support/op_harness.h"
 

@@ -40,6 +40,7 @@ typedef enum halo_status {
   HALO_EDEVICE = 7,       /* a device failed or went away */
   HALO_ETIMEOUT = 8,      /* a device did not answer in time */
   HALO_EINTERNAL = 9,     /* a bug in halo: please report */
+  HALO_ENODEV = 10,       /* the device is gone (a USB accelerator unplugged); it may come back */
 } halo_status;
 
 /* Name of a status code ("HALO_EFORMAT"). Never NULL. */
@@ -103,6 +104,13 @@ typedef struct halo_options {
    * memory is host-visible (tests the path discrete GPUs take). Also
    * HALO_VULKAN_STAGING=1. */
   int gpu_staging;
+  /* When a device goes away during an invoke (HALO_ENODEV: a USB
+   * accelerator unplugged), the session moves that device's nodes to the
+   * remaining allowed devices (the CPU when listed) and runs the invoke
+   * again there; halo_session_notice() says what happened. Set no_fallback
+   * to get the HALO_ENODEV error instead (the next invoke re-attaches the
+   * device if it is back). */
+  int no_fallback;
 } halo_options;
 
 /* Fills `options` with the defaults (all devices, all cores, no profiling). */
@@ -202,6 +210,23 @@ HALO_API int halo_session_node_count(const halo_session *session);
  * HALO_EINVAL when the index is out of range. */
 HALO_API halo_status halo_session_node_info(const halo_session *session, int node, const char **op,
                                    const char **device, const char **reason);
+
+/* Partitions: runs of consecutive nodes on one device, in execution order
+ * (COPY nodes are not part of any). *device is the device's name, the
+ * nodes are [*first_node, *first_node + *n_nodes) of the execution graph,
+ * *note is what the device says about how it runs them ("parameters
+ * streamed with every invoke: ...") or "" (strings owned by the session).
+ * HALO_EINVAL when the index is out of range. */
+HALO_API int halo_session_partition_count(const halo_session *session);
+HALO_API halo_status halo_session_partition_info(const halo_session *session, int index,
+                                                 const char **device, int *first_node,
+                                                 int *n_nodes, const char **note);
+
+/* What the session did on its own during the last invoke that the caller
+ * should know about, or "": a device that went away and whose nodes were
+ * moved ("usbtpu0 is gone (...): its 83 nodes now run on cpu"). The moved
+ * placement stays for the session's life. */
+HALO_API const char *halo_session_notice(const halo_session *session);
 
 /* Peak bytes of the activation arena of every device together. */
 HALO_API size_t halo_session_arena_bytes(const halo_session *session);

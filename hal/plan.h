@@ -1,7 +1,7 @@
 /* The memory planner: places tensors in one arena so that tensors alive at
  * the same time never overlap, reusing memory of tensors that are dead. */
-#ifndef RUNTIME_PLAN_H
-#define RUNTIME_PLAN_H
+#ifndef HAL_PLAN_H
+#define HAL_PLAN_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "runtime/plan.h"
+#include "hal/plan.h"
 
 #include <stdlib.h>
 
