@@ -1,5 +1,6 @@
 #include "hal/registry.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "drivers/cpu/cpu_device.h"
@@ -35,7 +36,10 @@ halo_status halo_registry_add_driver(halo_driver_enumerate_fn enumerate) {
 
 void halo_registry_reset_drivers(void) { n_extra_drivers = 0; }
 
-halo_status halo_registry_create_devices(halo_device ***devices, int *count, halo_err *err) {
+halo_status halo_registry_create_devices(halo_device ***devices, int *count, char *problems,
+                                         size_t problems_size, halo_err *err) {
+  size_t used = 0;
+  if (problems && problems_size) problems[0] = '\0';
   size_t n_builtin = sizeof drivers / sizeof drivers[0];
   size_t n_drivers = n_builtin + (size_t)n_extra_drivers;
   halo_device **list = calloc(n_drivers * MAX_DEVICES_PER_DRIVER, sizeof *list);
@@ -43,13 +47,19 @@ halo_status halo_registry_create_devices(halo_device ***devices, int *count, hal
   int n = 0;
   for (size_t d = 0; d < n_drivers; d++) {
     int found = 0;
-    halo_err ignored;
+    halo_err problem;
+    halo_err_clear(&problem);
     halo_driver_enumerate_fn enumerate = d < n_builtin ? drivers[d] : extra_drivers[d - n_builtin];
     /* The CPU must exist; other drivers may fail without hiding it. */
-    halo_status st = enumerate(list + n, MAX_DEVICES_PER_DRIVER, &found, d == 0 ? err : &ignored);
+    halo_status st = enumerate(list + n, MAX_DEVICES_PER_DRIVER, &found, d == 0 ? err : &problem);
     if (st != HALO_OK && d == 0) {
       free(list);
       return st;
+    }
+    if (st != HALO_OK && problems && used + 1 < problems_size) {
+      int k = snprintf(problems + used, problems_size - used, "%s%s", used ? "; " : "",
+                       problem.msg);
+      if (k > 0) used = used + (size_t)k < problems_size ? used + (size_t)k : problems_size - 1;
     }
     n += found;
   }

@@ -10,12 +10,17 @@
 /* Creates every device this process can use, CPU first. *devices is a
  * malloc'd array the caller frees, after destroying each device with
  * dev->vt->destroy. A driver that finds no device adds none; a driver that
- * fails is skipped (its devices are absent) so that one broken driver never
- * hides the CPU. */
-halo_status halo_registry_create_devices(halo_device ***devices, int *count, halo_err *err);
+ * fails keeps the devices it could create, and its message goes to
+ * problems[problems_size] ("usbtpu: ...; vulkan: ...", may be NULL) so that
+ * one broken driver never hides the CPU and a missing device can be
+ * explained. */
+halo_status halo_registry_create_devices(halo_device ***devices, int *count, char *problems,
+                                         size_t problems_size, halo_err *err);
 
 /* A driver's enumerate function: creates up to `max` devices into out[],
- * sets *found. Returns an error only when the driver itself failed. */
+ * sets *found. Returns an error when the driver failed or when a device it
+ * found cannot be used (no permission, firmware download failed): err then
+ * says why, and out[0..*found) are still the devices it could create. */
 typedef halo_status (*halo_driver_enumerate_fn)(halo_device **out, int max, int *found,
                                                  halo_err *err);
 

@@ -10,7 +10,7 @@ static halo_device **listing;
 static int listing_count;
 
 static void create_listing(void) {
-  if (halo_registry_create_devices(&listing, &listing_count, NULL) != HALO_OK) {
+  if (halo_registry_create_devices(&listing, &listing_count, NULL, 0, NULL) != HALO_OK) {
     listing = NULL;
     listing_count = 0;
   }

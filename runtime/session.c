@@ -67,8 +67,9 @@ static halo_status select_devices(halo_session *s, const char *list, halo_err *e
           used += (size_t)n;
         }
         return halo_err_set(err, HALO_ENOTFOUND,
-                            "device '%.*s' was requested but none is present (available: %s)",
-                            (int)len, p, avail);
+                            "device '%.*s' was requested but none is present (available: %s)%s%s",
+                            (int)len, p, avail, s->device_problems[0] ? "; " : "",
+                            s->device_problems);
       }
     }
     p += len;
@@ -105,8 +106,8 @@ static halo_status place_node(halo_session *s, const halo_graph *g, int node, in
     if (n > 0) used = used + (size_t)n < sizeof reasons ? used + (size_t)n : sizeof reasons - 1;
   }
   const halo_node *nd = &g->nodes[node];
-  return halo_err_set(err, HALO_EUNSUPPORTED, "operator %d (%s): no allowed device runs it: %s",
-                      (int)nd->source_index, halo_op_name(nd->op), reasons);
+  return halo_err_set(err, HALO_EUNSUPPORTED, "operator %d (%s): no allowed device runs it%s%s",
+                      (int)nd->source_index, halo_op_name(nd->op), used ? ": " : "", reasons);
 }
 
 /* The index of tensor t as seen on device d: t itself when d holds it (or
@@ -258,10 +259,17 @@ static halo_status plan_memory(halo_session *s, halo_err *err) {
     st = halo_err_set(err, HALO_ENOMEM, "out of memory planning memory");
     goto done;
   }
-  /* Lifetimes in node time: node i runs at time i + 1; graph inputs and
-   * outputs are alive for the whole invoke (inputs stay as the caller wrote
-   * them, so an invoke can be repeated without rewriting them). */
-  int32_t end = g->n_nodes + 1;
+  /* The model's inputs and outputs on the host live in the io buffer, for
+   * the whole session (inputs stay as the caller wrote them, so an invoke
+   * can be repeated, or run again after a fallback, without rewriting
+   * them). An output that is also an input, or a repeated output, keeps
+   * the first slot. */
+  for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+    int32_t t = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
+    if (s->tensor_device[t] != HOST_DEVICE || s->bindings[t].buffer) continue;
+    s->bindings[t] = (halo_binding){s->io, s->io_offset[i]};
+  }
+  /* Lifetimes in node time: node i runs at time i + 1. */
   for (int t = 0; t < n; t++) plan[t] = (halo_plan_tensor){0, -1, -1, 0};
   for (int i = 0; i < g->n_nodes; i++) {
     const halo_node *nd = &g->nodes[i];
@@ -275,16 +283,11 @@ static halo_status plan_memory(halo_session *s, halo_err *err) {
       if (t != HALO_NO_TENSOR && plan[t].last < i + 1) plan[t].last = i + 1;
     }
   }
-  for (int i = 0; i < g->n_inputs; i++) {
-    plan[g->inputs[i]].first = 0;
-    plan[g->inputs[i]].last = end;
-  }
-  for (int i = 0; i < g->n_outputs; i++) plan[g->outputs[i]].last = end;
 
   for (int d = 0; d < s->n_devices; d++) {
     int m = 0;
     for (int t = 0; t < n; t++) {
-      if (s->tensor_device[t] != d || plan[t].first < 0) continue;
+      if (s->tensor_device[t] != d || plan[t].first < 0 || s->bindings[t].buffer) continue;
       plan[t].size = halo_desc_bytes(&g->tensors[t].desc);
       members[m++] = t;
     }
@@ -308,15 +311,104 @@ static halo_status plan_memory(halo_session *s, halo_err *err) {
     free(sub);
     if (st != HALO_OK) goto done;
   }
-  if (!s->arenas[HOST_DEVICE] || !s->arenas[HOST_DEVICE]->host) {
-    /* The host arena exists whenever the graph has inputs or outputs. */
-    if (g->n_inputs || g->n_outputs)
-      st = halo_err_set(err, HALO_EINTERNAL, "the host arena is missing");
-  }
 done:
   free(plan);
   free(members);
   return st;
+}
+
+/* ---- placement as a whole ------------------------------------------------- */
+
+/* Places every node, cuts the steps, plans memory and prepares every
+ * partition: what creation does, and what a fallback does again without
+ * the device that went away. On failure what was built stays on the
+ * session for release_placement(). */
+static halo_status place_and_prepare(halo_session *s, halo_err *err) {
+  halo_status st = build_exec_graph(s, err);
+  if (st == HALO_OK) st = build_steps(s, err);
+  if (st == HALO_OK) st = plan_memory(s, err);
+  for (int i = 0; st == HALO_OK && i < s->n_steps; i++) {
+    session_step *step = &s->steps[i];
+    if (step->kind != SESSION_STEP_PARTITION) continue;
+    halo_device *dev = s->devices[step->device];
+    st = dev->vt->prepare(dev, &step->part, &s->config, &step->exec, err);
+    if (st == HALO_OK && dev->vt->describe)
+      dev->vt->describe(step->exec, s->partition_note[i], sizeof s->partition_note[i]);
+  }
+  return st;
+}
+
+/* Drops the session's references to its placement without freeing it (a
+ * copy of the session owns it now). */
+static void forget_placement(halo_session *s) {
+  s->graph = NULL;
+  s->node_device = NULL;
+  s->node_reason = NULL;
+  s->node_source = NULL;
+  s->tensor_device = NULL;
+  s->arenas = NULL;
+  s->arena_bytes = NULL;
+  s->bindings = NULL;
+  s->steps = NULL;
+  s->n_steps = 0;
+  s->partition_note = NULL;
+}
+
+/* Frees what place_and_prepare() built, whole or in part. */
+static void release_placement(halo_session *s) {
+  for (int i = 0; i < s->n_steps; i++)
+    if (s->steps[i].exec) s->devices[s->steps[i].device]->vt->release(s->steps[i].exec);
+  if (s->arenas)
+    for (int d = 0; d < s->n_devices; d++)
+      if (s->arenas[d]) s->devices[d]->vt->buffer_free(s->devices[d], s->arenas[d]);
+  halo_graph_destroy(s->graph);
+  free(s->steps);
+  free(s->partition_note);
+  free(s->arenas);
+  free(s->arena_bytes);
+  free(s->bindings);
+  free(s->node_device);
+  free(s->node_reason);
+  free(s->node_source);
+  free(s->tensor_device);
+  forget_placement(s);
+}
+
+/* The halo_tensor views of the caller point at the execution graph's
+ * tensors, whose indices change with placement (an output's copy to the
+ * host); the views themselves stay where they are. */
+static void point_io_tensors(halo_session *s) {
+  const halo_graph *g = s->graph;
+  for (int i = 0; i < g->n_inputs; i++) s->inputs[i] = (halo_tensor){s, g->inputs[i]};
+  for (int i = 0; i < g->n_outputs; i++) s->outputs[i] = (halo_tensor){s, g->outputs[i]};
+}
+
+/* The io buffer: the model's inputs then outputs, each at a multiple of
+ * ARENA_ALIGNMENT, sized from the model alone so that it outlives any
+ * placement. */
+static halo_status alloc_io(halo_session *s, halo_err *err) {
+  const halo_graph *src = s->model->graph;
+  int n = src->n_inputs + src->n_outputs;
+  s->io_offset = calloc((size_t)n + 1, sizeof *s->io_offset);
+  if (!s->io_offset) return halo_err_set(err, HALO_ENOMEM, "out of memory");
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    int32_t t = i < src->n_inputs ? src->inputs[i] : src->outputs[i - src->n_inputs];
+    size_t size = halo_desc_bytes(&src->tensors[t].desc);
+    size_t padded = (size + ARENA_ALIGNMENT - 1) & ~(size_t)(ARENA_ALIGNMENT - 1);
+    if (padded < size || at + padded < at)
+      return halo_err_set(err, HALO_EFORMAT, "model inputs and outputs overflow the address space");
+    s->io_offset[i] = at;
+    at += padded;
+  }
+  s->io_bytes = at;
+  halo_device *host = s->devices[HOST_DEVICE];
+  halo_status st = host->vt->buffer_alloc(host, at ? at : ARENA_ALIGNMENT, &s->io, err);
+  if (st != HALO_OK) return halo_err_prefix(err, "%s: model inputs and outputs: ", host->name);
+  if (!s->io->host)
+    return halo_err_set(err, HALO_EINTERNAL, "%s: the buffer of model inputs and outputs is not "
+                        "host memory", host->name);
+  return HALO_OK;
 }
 
 /* ---- create / destroy ---------------------------------------------------- */
@@ -328,33 +420,21 @@ static halo_status create_session(halo_session *s, const halo_options *o, halo_e
     st = halo_node_validate(src, i, err);
     if (st != HALO_OK) return st;
   }
-  st = halo_registry_create_devices(&s->devices, &s->n_devices, err);
+  st = halo_registry_create_devices(&s->devices, &s->n_devices, s->device_problems,
+                                    sizeof s->device_problems, err);
   if (st != HALO_OK) return st;
   st = select_devices(s, o->devices, err);
   if (st != HALO_OK) return st;
   for (int d = 0; d < s->n_devices; d++)
     if (s->devices[d]->vt->configure) s->devices[d]->vt->configure(s->devices[d], &s->config);
-  st = build_exec_graph(s, err);
-  if (st != HALO_OK) return st;
-  st = build_steps(s, err);
-  if (st != HALO_OK) return st;
-  st = plan_memory(s, err);
-  if (st != HALO_OK) return st;
-  for (int i = 0; i < s->n_steps; i++) {
-    session_step *step = &s->steps[i];
-    if (step->kind != SESSION_STEP_PARTITION) continue;
-    halo_device *dev = s->devices[step->device];
-    st = dev->vt->prepare(dev, &step->part, &s->config, &step->exec, err);
-    if (st != HALO_OK) return st;
-    if (dev->vt->describe)
-      dev->vt->describe(step->exec, s->partition_note[i], sizeof s->partition_note[i]);
-  }
-  const halo_graph *g = s->graph;
-  s->inputs = calloc((size_t)g->n_inputs + 1, sizeof *s->inputs);
-  s->outputs = calloc((size_t)g->n_outputs + 1, sizeof *s->outputs);
+  s->inputs = calloc((size_t)src->n_inputs + 1, sizeof *s->inputs);
+  s->outputs = calloc((size_t)src->n_outputs + 1, sizeof *s->outputs);
   if (!s->inputs || !s->outputs) return halo_err_set(err, HALO_ENOMEM, "out of memory");
-  for (int i = 0; i < g->n_inputs; i++) s->inputs[i] = (halo_tensor){s, g->inputs[i]};
-  for (int i = 0; i < g->n_outputs; i++) s->outputs[i] = (halo_tensor){s, g->outputs[i]};
+  st = alloc_io(s, err);
+  if (st != HALO_OK) return st;
+  st = place_and_prepare(s, err);
+  if (st != HALO_OK) return st;
+  point_io_tensors(s);
   return HALO_OK;
 }
 
@@ -382,6 +462,7 @@ halo_status halo_session_create(const halo_model *model, const halo_options *opt
   s->config.force_fp32 = options->gpu_fp32;
   s->config.force_staging = options->gpu_staging;
   s->profiling = options->profiling;
+  s->no_fallback = options->no_fallback;
   halo_status st = create_session(s, options, &err);
   if (st != HALO_OK) {
     set_error(error, &err);
@@ -394,22 +475,10 @@ halo_status halo_session_create(const halo_model *model, const halo_options *opt
 
 void halo_session_destroy(halo_session *s) {
   if (!s) return;
-  for (int i = 0; i < s->n_steps; i++)
-    if (s->steps[i].exec) s->devices[s->steps[i].device]->vt->release(s->steps[i].exec);
-  if (s->arenas)
-    for (int d = 0; d < s->n_devices; d++)
-      if (s->arenas[d]) s->devices[d]->vt->buffer_free(s->devices[d], s->arenas[d]);
+  release_placement(s);
+  if (s->io) s->devices[HOST_DEVICE]->vt->buffer_free(s->devices[HOST_DEVICE], s->io);
   halo_registry_destroy_devices(s->devices, s->n_devices);
-  halo_graph_destroy(s->graph);
-  free(s->steps);
-  free(s->partition_note);
-  free(s->arenas);
-  free(s->arena_bytes);
-  free(s->bindings);
-  free(s->node_device);
-  free(s->node_reason);
-  free(s->node_source);
-  free(s->tensor_device);
+  free(s->io_offset);
   free(s->device_allowed);
   free(s->preference);
   free(s->inputs);
@@ -417,6 +486,84 @@ void halo_session_destroy(halo_session *s) {
   halo_profile_free(&s->profile);
   free(s->entries);
   free(s);
+}
+
+/* ---- fallback ------------------------------------------------------------ */
+
+/* Appends to the notice what moved where: "usbtpu0 is gone (why): its 31
+ * nodes now run on cpu". `old` is the placement before the move. */
+static void note_move(halo_session *s, const halo_session *old, int gone, const char *cause) {
+  const halo_graph *src = s->model->graph;
+  int32_t *now_on = calloc((size_t)src->n_nodes + 1, sizeof *now_on);
+  bool *target = calloc((size_t)s->n_devices, sizeof *target);
+  for (int i = 0; now_on && i < s->graph->n_nodes; i++)
+    if (s->node_source[i] >= 0) now_on[s->node_source[i]] = s->node_device[i];
+  int moved = 0;
+  for (int i = 0; i < old->graph->n_nodes; i++) {
+    if (old->node_device[i] != gone || old->node_source[i] < 0) continue;
+    moved++;
+    if (now_on && target) target[now_on[old->node_source[i]]] = true;
+  }
+  char where[160] = "";
+  size_t used = 0;
+  for (int k = 0; target && now_on && k < s->n_preference; k++) {
+    if (!target[s->preference[k]]) continue;
+    int n = snprintf(where + used, sizeof where - used, "%s%s", used ? ", " : "",
+                     s->devices[s->preference[k]]->name);
+    if (n < 0 || (size_t)n >= sizeof where - used) break;
+    used += (size_t)n;
+  }
+  free(now_on);
+  free(target);
+  size_t len = strlen(s->notice);
+  snprintf(s->notice + len, sizeof s->notice - len,
+           "%s%s is gone (%.300s): its %d node%s now run%s on %s", len ? "; " : "",
+           s->devices[gone]->name, cause, moved, moved == 1 ? "" : "s", moved == 1 ? "s" : "",
+           used ? where : "the remaining devices");
+}
+
+/* Device `gone` went away during an invoke (its run said HALO_ENODEV, with
+ * the message in *err): places the whole model again on the remaining
+ * allowed devices, with the same placer as creation, and frees the old
+ * placement. The model's inputs stay in the io buffer, and the caller's
+ * halo_tensor views are re-pointed. On failure (no remaining device runs
+ * some node) the session keeps its placement, device included, so a later
+ * invoke tries the device again, and *err says both what went away and
+ * why its nodes could not move. */
+static halo_status fall_back(halo_session *s, int gone, halo_err *err) {
+  char cause[sizeof err->msg];
+  snprintf(cause, sizeof cause, "%s", err->msg);
+  int at = 0;
+  while (at < s->n_preference && s->preference[at] != gone) at++;
+  if (at == s->n_preference) return err->code; /* it never ran nodes: nothing to move */
+  memmove(&s->preference[at], &s->preference[at + 1],
+          (size_t)(s->n_preference - at - 1) * sizeof *s->preference);
+  s->n_preference--;
+  s->device_allowed[gone] = false;
+  /* The old placement stays whole, owned by this copy, until the new one
+   * works; between here and the end nothing else of the session changes. */
+  halo_session old = *s;
+  forget_placement(s);
+  halo_err why;
+  halo_err_clear(&why);
+  halo_status st = place_and_prepare(s, &why);
+  if (st != HALO_OK) {
+    release_placement(s);
+    *s = old;
+    memmove(&s->preference[at + 1], &s->preference[at],
+            (size_t)(s->n_preference - at) * sizeof *s->preference);
+    s->preference[at] = gone;
+    s->n_preference++;
+    s->device_allowed[gone] = true;
+    /* The device being gone stays the cause the caller acts on. */
+    return halo_err_set(err, st == HALO_EUNSUPPORTED ? HALO_ENODEV : st,
+                        "%s is gone (%.200s), and its nodes cannot move: %.250s",
+                        s->devices[gone]->name, cause, why.msg);
+  }
+  point_io_tensors(s);
+  note_move(s, &old, gone, cause);
+  release_placement(&old);
+  return HALO_OK;
 }
 
 /* ---- invoke -------------------------------------------------------------- */
@@ -460,26 +607,45 @@ static void fill_profile_entries(halo_session *s, int64_t t0) {
   }
 }
 
-halo_status halo_session_invoke(halo_session *s) {
-  if (!s) return HALO_EINVAL;
-  halo_err err;
-  halo_err_clear(&err);
-  halo_profile *prof = s->profiling ? &s->profile : NULL;
-  halo_profile_reset(prof);
-  int64_t t0 = halo_now_ns();
+/* Runs every step once, in order. When a partition fails, *failed says
+ * on which device. */
+static halo_status run_steps(halo_session *s, halo_profile *prof, int *failed, halo_err *err) {
   halo_status st = HALO_OK;
   for (int i = 0; i < s->n_steps && st == HALO_OK; i++) {
     session_step *step = &s->steps[i];
     if (step->kind == SESSION_STEP_PARTITION) {
       halo_device *dev = s->devices[step->device];
-      st = dev->vt->run(step->exec, s->bindings, prof, &err);
+      st = dev->vt->run(step->exec, s->bindings, prof, err);
+      if (st != HALO_OK) *failed = step->device;
     } else {
       int64_t c0 = prof ? halo_now_ns() : 0;
-      st = run_copy(s, step->copy_node, &err);
+      st = run_copy(s, step->copy_node, err);
       if (prof)
         halo_profile_add(prof, step->copy_node, "COPY", s->devices[step->device]->name, c0,
                          halo_now_ns() - c0);
     }
+  }
+  return st;
+}
+
+halo_status halo_session_invoke(halo_session *s) {
+  if (!s) return HALO_EINVAL;
+  halo_err err;
+  halo_err_clear(&err);
+  halo_profile *prof = s->profiling ? &s->profile : NULL;
+  s->notice[0] = '\0';
+  halo_status st;
+  int64_t t0;
+  /* A device that went away: place its nodes elsewhere and run the whole
+   * invoke again. Every pass drops one device, so this ends. */
+  for (;;) {
+    halo_profile_reset(prof);
+    t0 = halo_now_ns();
+    int failed = -1;
+    st = run_steps(s, prof, &failed, &err);
+    if (st != HALO_ENODEV || s->no_fallback || failed == -1 || failed == HOST_DEVICE) break;
+    st = fall_back(s, failed, &err);
+    if (st != HALO_OK) break;
   }
   if (prof) fill_profile_entries(s, t0);
   snprintf(s->error, sizeof s->error, "%s", st == HALO_OK ? "" : err.msg);
@@ -614,8 +780,8 @@ halo_status halo_session_partition_info(const halo_session *s, int index, const 
 const char *halo_session_notice(const halo_session *s) { return s ? s->notice : ""; }
 
 size_t halo_session_arena_bytes(const halo_session *s) {
-  size_t total = 0;
   if (!s || !s->arena_bytes) return 0;
+  size_t total = s->io_bytes;
   for (int d = 0; d < s->n_devices; d++) total += s->arena_bytes[d];
   return total;
 }

@@ -1,6 +1,12 @@
 /* The session internals, for the CLI and tests: the execution graph (the
  * model's graph plus the COPY nodes placement added), where each node runs
- * and why, and the steps an invoke performs. */
+ * and why, and the steps an invoke performs.
+ *
+ * Placement (graph, node_*, tensor_device, steps, arenas, bindings,
+ * partition_note) is built at creation and built again, without the device,
+ * when a device goes away during an invoke: pointers into it are valid only
+ * until the next invoke. The devices, the halo_tensor arrays and the io
+ * buffer last for the session's life. */
 #ifndef RUNTIME_SESSION_H
 #define RUNTIME_SESSION_H
 
@@ -39,16 +45,25 @@ struct halo_session {
   halo_buffer **arenas;      /* per device, NULL when it holds nothing */
   size_t *arena_bytes;
   halo_binding *bindings;    /* per tensor */
+  /* The model's inputs then outputs, on the host, at offsets io_offset[i]
+   * (io_bytes in all) that do not depend on placement: a fallback that
+   * places the model again keeps them, and the pointers halo_tensor_data()
+   * handed out, where they are. */
+  halo_buffer *io;
+  size_t *io_offset;
+  size_t io_bytes;
   session_step *steps;
   int n_steps;
   halo_tensor *inputs, *outputs;
   halo_device_config config;
   int profiling;
+  int no_fallback;           /* halo_options.no_fallback */
   halo_profile profile;
   halo_profile_entry *entries;
   int n_entries;
   char error[512];
-  char notice[512];          /* halo_session_notice(): "" when nothing happened */
+  char notice[512];
+  char device_problems[512]; /* why drivers could not add devices they found */          /* halo_session_notice(): "" when nothing happened */
   char (*partition_note)[160]; /* per step: the device's describe() note, "" for none */
 };
 

@@ -6,6 +6,7 @@
  * under the current directory (the repo root). The real int8 model comes
  * from $HALO_SHARED/models (set by `make test` to ../shared), else
  * ../shared/models. Float fixtures come from tests/fixtures. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -66,26 +67,43 @@ static void tmp_path(char *buf, size_t size, const char *name) {
   snprintf(buf, size, "%s/%s", tmp_dir, name);
 }
 
-/* Runs `halo ARGS` (ARGS as a shell fragment) and captures everything. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static cli_result run_cli(const char *fmt, ...) {
+/* Runs `ENV halo ARGS` (ENV and ARGS as shell fragments; ENV may set or
+ * unset variables: "env -u X Y=1") and captures everything. */
+static cli_result run_cli_v(const char *env, const char *fmt, va_list ap) {
   char args[2048];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
   char out_path[512], err_path[512], command[8192];
   tmp_path(out_path, sizeof out_path, "stdout");
   tmp_path(err_path, sizeof err_path, "stderr");
-  snprintf(command, sizeof command, "'%s' %s >'%s' 2>'%s' </dev/null", cli, args, out_path,
-           err_path);
+  snprintf(command, sizeof command, "%s '%s' %s >'%s' 2>'%s' </dev/null", env, cli, args,
+           out_path, err_path);
   int status = system(command);
   cli_result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   r.out = slurp(out_path);
   r.err = slurp(err_path);
+  return r;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static cli_result run_cli(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cli_result r = run_cli_v("", fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static cli_result run_cli_env(const char *env, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cli_result r = run_cli_v(env, fmt, ap);
+  va_end(ap);
   return r;
 }
 
@@ -160,8 +178,8 @@ static void test_top_level_help_and_version(void **state) {
   (void)state;
   cli_result r = run_cli("--help");
   expect(&r, 0, "usage: halo", NULL);
-  const char *commands[] = {"devices", "inspect", "run", "bench"};
-  for (int i = 0; i < 4; i++) assert_non_null(strstr(r.out, commands[i]));
+  const char *commands[] = {"devices", "inspect", "run", "bench", "doctor"};
+  for (int i = 0; i < 5; i++) assert_non_null(strstr(r.out, commands[i]));
   free_result(&r);
   r = run_cli("--version");
   expect(&r, 0, "halo ", NULL);
@@ -183,6 +201,7 @@ static void test_every_command_help_lists_its_options(void **state) {
       {"run", {"--input", "--output", "--devices", "--threads", "--seed", NULL}},
       {"bench", {"--runs", "--warmup", "--threads", "--devices", "--profile", "--csv", NULL}},
       {"ops", {"--markdown", "--devices", NULL}},
+      {"doctor", {NULL}},
   };
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     for (int form = 0; form < 3; form++) {
@@ -657,6 +676,205 @@ static void test_ops_table_matches_docs(void **state) {
   free_result(&r);
 }
 
+/* ---- doctor ---------------------------------------------------------------- */
+
+/* doctor without the variables it reports on, whatever the caller's
+ * environment holds. */
+#define DOCTOR_CLEAN_ENV "env -u HALO_USBTPU_FIRMWARE -u HALO_USBTPU_IDS"
+#define FW_SOURCE "firmware_blobs/usbtpu-fw-1.0.bin"
+
+/* The line of one check: "LEVEL AREA ..." up to its newline, copied into
+ * buf; NULL when there is none. */
+static const char *doctor_line(const char *out, const char *level, const char *area,
+                               const char *containing, char *buf, size_t size) {
+  char head[64];
+  snprintf(head, sizeof head, "%-4s  %-9s ", level, area);
+  for (const char *p = out; (p = strstr(p, head)); p++) {
+    if (p != out && p[-1] != '\n') continue;
+    const char *end = strchr(p, '\n');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    snprintf(buf, size, "%.*s", (int)len, p);
+    if (!containing || strstr(buf, containing)) return buf;
+  }
+  return NULL;
+}
+
+static void expect_doctor_line(const cli_result *r, const char *level, const char *area,
+                               const char *containing) {
+  char line[2048];
+  if (!doctor_line(r->out, level, area, containing, line, sizeof line)) {
+    print_error("no '%s %s' line with '%s' in:\n%s\n--- stderr:\n%s", level, area,
+                containing ? containing : "", r->out, r->err);
+    fail();
+  }
+}
+
+/* Exit 1 exactly when a check FAILs; the summary counts the lines. */
+static void expect_doctor_consistent(const cli_result *r) {
+  int fails = 0, lines = 0;
+  for (const char *p = r->out; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+    fails += strncmp(p, "FAIL  ", 6) == 0;
+    lines += strncmp(p, "ok    ", 6) == 0 || strncmp(p, "warn  ", 6) == 0 ||
+             strncmp(p, "FAIL  ", 6) == 0;
+  }
+  if (r->code != (fails ? 1 : 0) || lines < 6 || !strstr(r->out, " FAIL\n")) {
+    print_error("exit %d with %d FAIL lines of %d:\n%s\n--- stderr:\n%s", r->code, fails, lines,
+                r->out, r->err);
+    fail();
+  }
+}
+
+static void test_doctor_checks_the_firmware(void **state) {
+  (void)state;
+  /* Whichever image the driver would boot (installed or source tree): it
+   * parses, with its version. */
+  cli_result r = run_cli_env(DOCTOR_CLEAN_ENV, "doctor");
+  expect_doctor_consistent(&r);
+  expect_doctor_line(&r, "ok", "firmware", "usbtpu-fw-1.0.bin: version 1.0.0");
+  expect_doctor_line(&r, "ok", "usb ids", "7a70:0b00/0a00");
+  free_result(&r);
+
+  char abs[PATH_MAX], env[PATH_MAX + 64];
+  if (!realpath(FW_SOURCE, abs)) fail_msg("%s is missing", FW_SOURCE);
+  snprintf(env, sizeof env, "env -u HALO_USBTPU_IDS HALO_USBTPU_FIRMWARE='%s'", abs);
+  r = run_cli_env(env, "doctor");
+  expect_doctor_consistent(&r);
+  char want[PATH_MAX + 32];
+  snprintf(want, sizeof want, "%s: version 1.0.0", abs);
+  expect_doctor_line(&r, "ok", "firmware", want);
+  free_result(&r);
+
+  r = run_cli_env("env -u HALO_USBTPU_IDS HALO_USBTPU_FIRMWARE=/nonexistent", "doctor");
+  expect_doctor_consistent(&r);
+  assert_int_equal(r.code, 1);
+  expect_doctor_line(&r, "FAIL", "firmware", "/nonexistent: cannot open");
+  free_result(&r);
+
+  /* A copy with one byte of its code flipped: the parser's reason, named. */
+  const char *build = getenv("HALO_BUILD");
+  char bad[PATH_MAX];
+  snprintf(bad, sizeof bad, "%s/doctor-corrupt-fw.bin", build && *build ? build : "build");
+  FILE *in = fopen(FW_SOURCE, "rb");
+  assert_non_null(in);
+  unsigned char img[1 << 16];
+  size_t n = fread(img, 1, sizeof img, in);
+  fclose(in);
+  assert_true(n > 256 && n < sizeof img);
+  img[n - 16] ^= 0x5A;
+  FILE *out = fopen(bad, "wb");
+  if (!out) fail_msg("cannot write %s", bad);
+  assert_int_equal(fwrite(img, 1, n, out), n);
+  fclose(out);
+  snprintf(env, sizeof env, "env -u HALO_USBTPU_IDS HALO_USBTPU_FIRMWARE='%s'", bad);
+  r = run_cli_env(env, "doctor");
+  expect_doctor_consistent(&r);
+  assert_int_equal(r.code, 1);
+  snprintf(want, sizeof want, "%s: firmware image:", bad);
+  expect_doctor_line(&r, "FAIL", "firmware", want);
+  free_result(&r);
+  remove(bad);
+}
+
+static void test_doctor_reports_the_usb_ids(void **state) {
+  (void)state;
+  cli_result r = run_cli_env("env -u HALO_USBTPU_FIRMWARE HALO_USBTPU_IDS=garbage", "doctor");
+  expect_doctor_consistent(&r);
+  assert_int_equal(r.code, 1);
+  expect_doctor_line(&r, "FAIL", "usb ids", "HALO_USBTPU_IDS entry 1 'garbage'");
+  free_result(&r);
+
+  r = run_cli_env("env -u HALO_USBTPU_FIRMWARE HALO_USBTPU_IDS=1234:0001:0002", "doctor");
+  expect_doctor_consistent(&r);
+  expect_doctor_line(&r, "ok", "usb ids", "7a70:0b00/0a00, 1234:0001/0002");
+  free_result(&r);
+
+  r = run_cli("doctor extra");
+  expect(&r, 2, NULL, "unexpected argument");
+  expect_one_error_line(&r);
+  free_result(&r);
+}
+
+/* With two virtual accelerators plugged in (halo-vtpu): both device nodes
+ * accessible, in boot mode as found, then booted into halo's devices. */
+static void test_doctor_sees_virtual_accelerators(void **state) {
+  (void)state;
+  const char *build = getenv("HALO_BUILD");
+  char launcher[PATH_MAX], env[PATH_MAX + 64];
+  snprintf(launcher, sizeof launcher, "%s/halo-vtpu", build && *build ? build : "build");
+  if (access(launcher, X_OK) != 0) fail_msg("%s is not built", launcher);
+  snprintf(env, sizeof env, DOCTOR_CLEAN_ENV " '%s' --devices 2 --", launcher);
+  cli_result r = run_cli_env(env, "doctor");
+  expect_doctor_consistent(&r);
+  expect_doctor_line(&r, "ok", "usb", "libusb lists 2 USB devices");
+  expect_doctor_line(&r, "ok", "usb", "boot mode 7a70:0b00, serial VTPU0001): readable and writable");
+  expect_doctor_line(&r, "ok", "usb", "boot mode 7a70:0b00, serial VTPU0002): readable and writable");
+  expect_doctor_line(&r, "ok", "usb", "/dev/bus/usb/001/");
+  expect_doctor_line(&r, "ok", "devices", "usbtpu0: halo USB accelerator, firmware 1.0.0");
+  expect_doctor_line(&r, "ok", "devices", "usbtpu1: ");
+  free_result(&r);
+
+  /* Without them: either this machine has accelerators of its own, or
+   * nothing plugged in is a warning, not a failure. */
+  r = run_cli_env(DOCTOR_CLEAN_ENV, "doctor");
+  expect_doctor_consistent(&r);
+  char line[2048];
+  if (!doctor_line(r.out, "ok", "usb", "/dev/bus/usb/", line, sizeof line) &&
+      !doctor_line(r.out, "FAIL", "usb", "/dev/bus/usb/", line, sizeof line))
+    expect_doctor_line(&r, "warn", "usb", "no USB accelerator plugged in");
+  free_result(&r);
+}
+
+/* A virtual accelerator whose node this user may not open (mode 000, and as
+ * root the doctor runs as nobody, as a user without the udev rule would):
+ * the usb line FAILs naming the node and how to install the rule, and the
+ * udev line FAILs too (nothing here can open it). */
+/* The CLI under halo-vtpu as a user who may not open the accelerator's
+ * device node (as root: the nobody user; else the node is made unreadable). */
+static cli_result run_cli_without_usb_access(const char *args) {
+  const char *build = getenv("HALO_BUILD");
+  char launcher[PATH_MAX], env[PATH_MAX + 512];
+  snprintf(launcher, sizeof launcher, "%s/halo-vtpu", build && *build ? build : "build");
+  if (access(launcher, X_OK) != 0) fail_msg("%s is not built", launcher);
+  /* The testbed open to everyone but the node, then the CLI ("$@"). */
+  snprintf(env, sizeof env,
+           DOCTOR_CLEAN_ENV " '%s' -- sh -c '"
+           "chmod -R a+rwX \"$UMOCKDEV_DIR\" && chmod 000 \"$UMOCKDEV_DIR\"/dev/bus/usb/001/* && "
+           "if [ \"$(id -u)\" = 0 ]; then "
+           "exec setpriv --reuid=65534 --regid=65534 --clear-groups \"$@\"; "
+           "else exec \"$@\"; fi' sh",
+           launcher);
+  return run_cli_env(env, "%s", args);
+}
+
+static void test_doctor_names_the_udev_rule_without_access(void **state) {
+  (void)state;
+  cli_result r = run_cli_without_usb_access("doctor");
+  expect_doctor_consistent(&r);
+  assert_int_equal(r.code, 1);
+  expect_doctor_line(&r, "FAIL", "usb", "/dev/bus/usb/001/002 (port 1-1, boot mode 7a70:0b00");
+  expect_doctor_line(&r, "FAIL", "usb", "no permission to open it; fix: sudo cp ");
+  expect_doctor_line(&r, "FAIL", "usb", "tools/udev/60-halo-usbtpu.rules /etc/udev/rules.d/");
+  expect_doctor_line(&r, "FAIL", "usb", "udevadm control --reload");
+  expect_doctor_line(&r, "FAIL", "udev", NULL);
+  free_result(&r);
+}
+
+/* Asking for the accelerator without access to it: the error says why it
+ * is missing (the node and the udev rule), not only that it is. */
+static void test_run_names_the_udev_rule_without_access(void **state) {
+  (void)state;
+  if (!file_exists(person_detect)) fail_msg("the shared models are missing: %s", person_detect);
+  char args[1200];
+  snprintf(args, sizeof args, "run '%s' --devices usbtpu,cpu", person_detect);
+  cli_result r = run_cli_without_usb_access(args);
+  assert_int_equal(r.code, 1);
+  const char *want[] = {"device 'usbtpu' was requested but none is present", "/dev/bus/usb/001/002",
+                        "60-halo-usbtpu.rules"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    if (!strstr(r.err, want[i])) fail_msg("no '%s' in: %s", want[i], r.err);
+  free_result(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_top_level_help_and_version),
@@ -677,6 +895,11 @@ int main(void) {
       cmocka_unit_test(test_run_face_detector_writes_both_outputs),
       cmocka_unit_test(test_bench_with_profile_and_csv),
       cmocka_unit_test(test_ops_table_matches_docs),
+      cmocka_unit_test(test_doctor_checks_the_firmware),
+      cmocka_unit_test(test_doctor_reports_the_usb_ids),
+      cmocka_unit_test(test_doctor_sees_virtual_accelerators),
+      cmocka_unit_test(test_doctor_names_the_udev_rule_without_access),
+      cmocka_unit_test(test_run_names_the_udev_rule_without_access),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

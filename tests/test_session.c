@@ -276,6 +276,49 @@ static void test_tensor_api(void **state) {
   halo_graph_destroy(g);
 }
 
+/* The model's inputs and outputs live in the session's io buffer: an
+ * output that is also an input, or an output listed twice, is one slot;
+ * every other tensor has its own; the memory stays put across invokes. */
+static void test_io_slots_alias_and_stay(void **state) {
+  (void)state;
+  halo_graph *g = th_graph_new();
+  int32_t dims[1] = {4};
+  int x = th_tensor(g, HALO_FLOAT32, 1, dims, NULL);
+  int y = th_tensor(g, HALO_FLOAT32, 1, dims, NULL);
+  th_input(g, x);
+  th_output(g, y);
+  th_output(g, x);
+  th_output(g, y);
+  th_node(g, HALO_OP_RELU, NULL, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+  halo_model model = {NULL, 0, g};
+  halo_session *s = NULL;
+  halo_error e;
+  if (halo_session_create(&model, NULL, &s, &e) != HALO_OK) fail_msg("%s", e.message);
+  halo_tensor *in = halo_session_input(s, 0);
+  float *px = halo_tensor_data(in);
+  const float *py = halo_tensor_data_const(halo_session_output(s, 0));
+  assert_non_null(px);
+  assert_non_null(py);
+  assert_ptr_equal(halo_tensor_data_const(halo_session_output(s, 1)), px);
+  assert_ptr_equal(halo_tensor_data_const(halo_session_output(s, 2)), py);
+  assert_true(py >= px + 4 || py + 4 <= px); /* y has a slot of its own */
+  for (int run = 0; run < 2; run++) {
+    const float x0[4] = {-1.f, 2.f, -3.f, 4.f};
+    for (int i = 0; i < 4; i++) px[i] = x0[i] * (float)(run + 1);
+    if (halo_session_invoke(s) != HALO_OK) fail_msg("invoke: %s", halo_session_error(s));
+    assert_string_equal(halo_session_notice(s), "");
+    assert_ptr_equal(halo_tensor_data(in), px);
+    assert_ptr_equal(halo_tensor_data_const(halo_session_output(s, 0)), py);
+    for (int i = 0; i < 4; i++) {
+      float want = x0[i] * (float)(run + 1);
+      assert_float_equal(px[i], want, 0.f); /* the input is left as written */
+      assert_float_equal(py[i], want > 0.f ? want : 0.f, 0.f);
+    }
+  }
+  halo_session_destroy(s);
+  halo_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plan_reuses_dead_memory),
@@ -287,6 +330,7 @@ int main(void) {
       cmocka_unit_test(test_unsupported_op_fails_at_create),
       cmocka_unit_test(test_unknown_op_named_at_create),
       cmocka_unit_test(test_tensor_api),
+      cmocka_unit_test(test_io_slots_alias_and_stay),
   };
   return cmocka_run_group_tests_name("session", tests, NULL, NULL);
 }

@@ -98,7 +98,6 @@ static void test_conv_supported(void **state) {
   halo_graph *g = conv_graph(HALO_INT8, 3, 1, HALO_ACT_RELU6, &n);
   usbtpu_support s = check(g, n);
   assert_true(s.supported);
-  assert_false(s.streamed);
   assert_int_equal(s.param_bytes, 4 * 3 * 3 * 8);
   assert_int_equal(s.macs, 14 * 14 * 4 * 3 * 3 * 8);
   halo_graph_destroy(g);
@@ -165,15 +164,21 @@ static void test_fc_output_1d(void **state) {
   halo_graph_destroy(g);
 }
 
-static void test_fc_parameters_stream(void **state) {
+static void test_fc_parameters_must_fit(void **state) {
   (void)state;
   int n;
-  /* 9 MiB of weights: more than the 8 MiB parameter memory. */
+  /* 9 MiB of weights: more than the 8 MiB parameter memory. A partition
+   * streams its parameters layer by layer, but one layer must fit. */
   halo_graph *g = fc_graph(1, 1024, 9 * 1024, &n);
+  expect_declined(g, n,
+                  "FULLY_CONNECTED: 9437184 bytes of constants exceed the 8388608 bytes of "
+                  "parameter memory");
+  halo_graph_destroy(g);
+  /* 7 MiB fits. */
+  g = fc_graph(1, 1024, 7 * 1024, &n);
   usbtpu_support s = check(g, n);
   assert_true(s.supported);
-  assert_true(s.streamed);
-  assert_int_equal(s.param_bytes, 9u << 20);
+  assert_int_equal(s.param_bytes, 7u << 20);
   halo_graph_destroy(g);
 }
 
@@ -267,7 +272,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_supported),     cmocka_unit_test(test_float_declined),
       cmocka_unit_test(test_conv_limits),        cmocka_unit_test(test_depthwise_kernel),
-      cmocka_unit_test(test_fc_output_1d),       cmocka_unit_test(test_fc_parameters_stream),
+      cmocka_unit_test(test_fc_output_1d),       cmocka_unit_test(test_fc_parameters_must_fit),
       cmocka_unit_test(test_softmax_limits),     cmocka_unit_test(test_innermost_dims),
       cmocka_unit_test(test_op_not_in_table),    cmocka_unit_test(test_activation_memory),
       cmocka_unit_test(test_enum_maps_round_trip),

@@ -3,11 +3,16 @@
  * umockdev (tools/vtpu/vtpu_umockdev.c): enumeration boots the devices from
  * DFU with the committed firmware, the nodes the device supports are placed
  * on it, the output is byte-identical to a CPU-only session, and a second
- * invoke sends only the input (the parameter cache holds). Needs
- * person_detect.tflite from the shared models folder (HALO_SHARED, else
- * ../shared). */
+ * invoke sends only the input (the parameter cache holds). Faults: each
+ * one is recovered or ends in a clear error; an unplug, mid-inference or
+ * between invokes, is HALO_ENODEV naming the device, and once the device is
+ * plugged back in the next invoke re-attaches it (DFU boot) and works.
+ * Sessions set no_fallback: these tests check the driver's own error, not
+ * the session moving nodes to the CPU. Needs person_detect.tflite from the
+ * shared models folder (HALO_SHARED, else ../shared). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +24,7 @@
 #include <cmocka.h>
 
 #include "drivers/usbtpu/usbtpu_device.h"
+#include "drivers/usbtpu/usbtpu_protocol.h"
 #include "halo/halo.h"
 #include "hal/registry.h"
 #include "tools/vtpu/vtpu_umockdev.h"
@@ -55,6 +61,7 @@ static halo_session *session(halo_model *m, const char *devices, int profiling) 
   halo_options_init(&o);
   o.devices = devices;
   o.profiling = profiling;
+  o.no_fallback = 1;
   halo_session *s = NULL;
   halo_error e;
   if (halo_session_create(m, &o, &s, &e) != HALO_OK) fail_msg("session %s: %s", devices, e.message);
@@ -91,7 +98,7 @@ static void enumerates_and_boots(void **state) {
   halo_device **devs = NULL;
   int n = 0;
   halo_err err;
-  assert_int_equal(halo_registry_create_devices(&devs, &n, &err), HALO_OK);
+  assert_int_equal(halo_registry_create_devices(&devs, &n, NULL, 0, &err), HALO_OK);
   int found = 0;
   for (int i = 0; i < n; i++) {
     if (strcmp(devs[i]->kind, "usbtpu") != 0) continue;
@@ -213,13 +220,11 @@ static void one_fault_is_recovered(void **state) {
     sum_stats(tb, &a);
     invoke_matches(s, want, size, names[k]);
     sum_stats(tb, &b);
-    /* The reset dropped the parameter cache: program and parameters again. */
-    /* (A swallowed OUT transfer is re-delivered by the testbed before libusb
-     * gives up on it, so the timeout knob alone is not always seen.) */
-    if (k != 2 && (b.program_bytes <= a.program_bytes || b.param_bytes <= a.param_bytes))
+    /* The knob fired and the recovery's reset dropped the parameter cache:
+     * program and parameters again. */
+    if (b.program_bytes <= a.program_bytes || b.param_bytes <= a.param_bytes)
       fail_msg("%s: program and parameters were not re-sent after the reset", names[k]);
-    /* The knob fired (one-shot knobs clear themselves). */
-    /* And the next invoke is an ordinary cached one. */
+    /* One-shot knobs clear themselves: the next invoke is an ordinary cached one. */
     sum_stats(tb, &a);
     invoke_matches(s, want, size, "after recovery");
     sum_stats(tb, &b);
@@ -244,7 +249,8 @@ static void fault_on_every_attempt_fails_clearly(void **state) {
     vtpu_faults f;
     halo_status code;
     const char *endpoint;
-  } cases[3];
+    const char *first; /* what the message says of the first attempt */
+  } cases[4];
   memset(cases, 0, sizeof cases);
   cases[0].f.stall_next_out = cases[0].f.corrupt_next_out = true; /* stall, then a bad CRC */
   cases[0].code = HALO_EDEVICE;
@@ -255,14 +261,20 @@ static void fault_on_every_attempt_fails_clearly(void **state) {
   cases[2].f.corrupt_next_out = cases[2].f.drop_next_in = true; /* bad CRC, then event lost */
   cases[2].code = HALO_ETIMEOUT;
   cases[2].endpoint = "endpoint 0x82";
-  for (int k = 0; k < 3; k++) {
+  /* A timeout on each attempt: the INPUT frame is swallowed (libusb gives
+   * up on it), then the retry's completion event is lost. */
+  cases[3].f.timeout_next = cases[3].f.drop_next_in = true;
+  cases[3].code = HALO_ETIMEOUT;
+  cases[3].endpoint = "endpoint 0x82";
+  cases[3].first = "endpoint 0x01: no answer within";
+  for (int k = 0; k < 4; k++) {
     vtpu_set_faults(vtpu_testbed_lock(tb, 0), &cases[k].f);
     vtpu_testbed_unlock(tb);
     fill_input(s);
     halo_status st = halo_session_invoke(s);
     const char *msg = halo_session_error(s);
     if (st != cases[k].code || !strstr(msg, "usbtpu0") || !strstr(msg, cases[k].endpoint) ||
-        !strstr(msg, "after recovery"))
+        !strstr(msg, "after recovery") || (cases[k].first && !strstr(msg, cases[k].first)))
       fail_msg("case %d: status %d: %s", k, (int)st, msg);
     vtpu_faults none = {0};
     vtpu_set_faults(vtpu_testbed_lock(tb, 0), &none);
@@ -274,8 +286,39 @@ static void fault_on_every_attempt_fails_clearly(void **state) {
   free(want);
 }
 
-/* Unplugged: a clear device error naming the device, no retry, no crash,
- * and the next invoke fails the same clear way. */
+/* The message of a failed invoke names the device (HAL name, and the USB
+ * name with port and serial) and says it was unplugged. */
+static void assert_unplugged_error(halo_session *s, halo_status st, const char *what) {
+  const char *msg = halo_session_error(s);
+  if (st != HALO_ENODEV || !strstr(msg, "usbtpu0") || !strstr(msg, "usbtpu 1-1 VTPU0001") ||
+      !strstr(msg, "unplugged"))
+    fail_msg("%s: status %s: %s", what, halo_status_name(st), msg);
+}
+
+/* Plugs device 0 back in: the next invoke re-attaches it (boot mode, DFU
+ * download, application mode: one more enumeration) and the output is the
+ * CPU's again, program and parameters sent afresh. */
+static void replug_and_match(vtpu_testbed *tb, halo_session *s, const uint8_t *want,
+                             size_t size) {
+  int before = vtpu_testbed_enumerations(tb, 0);
+  vtpu_stats a, b;
+  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &a);
+  vtpu_testbed_unlock(tb);
+  halo_err err;
+  if (vtpu_testbed_replug(tb, 0, &err) != HALO_OK) fail_msg("replug: %s", err.msg);
+  assert_int_equal(vtpu_product_id(vtpu_testbed_lock(tb, 0)), USBTPU_PID_BOOT);
+  vtpu_testbed_unlock(tb);
+  invoke_matches(s, want, size, "after the replug");
+  assert_int_equal(vtpu_testbed_enumerations(tb, 0), before + 1);
+  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &b);
+  vtpu_testbed_unlock(tb);
+  assert_true(b.program_bytes > a.program_bytes && b.param_bytes > a.param_bytes);
+  invoke_matches(s, want, size, "cached, after the replug");
+}
+
+/* Unplugged between invokes: HALO_ENODEV naming the device, no retry, no
+ * crash, and the next invoke fails the same clear way; plugged back in, the
+ * next invoke works. */
 static void unplugged_device_fails_clearly(void **state) {
   vtpu_testbed *tb = *state;
   halo_model *m = load_model();
@@ -283,19 +326,49 @@ static void unplugged_device_fails_clearly(void **state) {
   uint8_t *want = cpu_output(m, &size);
   halo_session *s = session(m, "usbtpu,cpu", 0);
   invoke_matches(s, want, size, "clean");
-  /* (Pulling the plug while a URB is in flight hangs the umockdev testbed's
-   * ioctl handler, tools/vtpu: the unplug comes between invokes here.) */
   vtpu_testbed_unplug(tb, 0);
   fill_input(s);
-  halo_status st = halo_session_invoke(s);
-  assert_int_equal(st, HALO_EDEVICE);
-  const char *msg = halo_session_error(s);
-  if (!strstr(msg, "usbtpu0") || !strstr(msg, "unplugged"))
-    fail_msg("unplug: %s", msg);
+  assert_unplugged_error(s, halo_session_invoke(s), "unplug");
   fill_input(s);
-  assert_int_equal(halo_session_invoke(s), HALO_EDEVICE);
-  msg = halo_session_error(s);
-  if (!strstr(msg, "usbtpu0") || !strstr(msg, "unplugged")) fail_msg("after unplug: %s", msg);
+  halo_status st = halo_session_invoke(s);
+  assert_unplugged_error(s, st, "after unplug");
+  assert_non_null(strstr(halo_session_error(s), "not back"));
+  replug_and_match(tb, s, want, size);
+  halo_session_destroy(s);
+  halo_model_free(m);
+  free(want);
+}
+
+/* Unplugged mid-inference: the device drops off the bus when the RUN frame
+ * arrives, while the driver waits on the event endpoint. The invoke fails
+ * with HALO_ENODEV (no hang, no crash), so does the next one while the
+ * device is away, and after the replug the next invoke works. */
+static void unplug_mid_inference_then_replug(void **state) {
+  vtpu_testbed *tb = *state;
+  halo_model *m = load_model();
+  size_t size = 0;
+  uint8_t *want = cpu_output(m, &size);
+  halo_session *s = session(m, "usbtpu,cpu", 0);
+  invoke_matches(s, want, size, "clean");
+  vtpu_faults f = {0};
+  f.unplug_after_runs = 1;
+  vtpu_set_faults(vtpu_testbed_lock(tb, 0), &f);
+  vtpu_testbed_unlock(tb);
+  vtpu_stats a;
+  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &a);
+  vtpu_testbed_unlock(tb);
+  fill_input(s);
+  assert_unplugged_error(s, halo_session_invoke(s), "unplug mid-inference");
+  vtpu_stats b;
+  vtpu *d = vtpu_testbed_lock(tb, 0);
+  vtpu_get_stats(d, &b);
+  bool plugged = vtpu_plugged(d);
+  vtpu_testbed_unlock(tb);
+  assert_false(plugged);
+  assert_int_equal(b.runs, a.runs + 1); /* the RUN frame arrived: mid-inference indeed */
+  fill_input(s);
+  assert_unplugged_error(s, halo_session_invoke(s), "while unplugged");
+  replug_and_match(tb, s, want, size);
   halo_session_destroy(s);
   halo_model_free(m);
   free(want);
@@ -337,6 +410,74 @@ static void launcher_serves_a_child(void **state) {
   assert_non_null(strstr(out, "serial VTPU0002"));
 }
 
+/* One row of a `halo bench --profile` table: tab-separated columns, the
+ * first ([node type]) right-aligned. Returns false for other lines. */
+static bool profile_row(const char *line, char *op, size_t op_cap, double *first_ms,
+                        double *avg_ms, char *device, size_t device_cap) {
+  if (line[0] != '\t') return false;
+  const char *cols[16];
+  int n = 0;
+  for (const char *p = line; *p && *p != '\n' && n < 16; p++)
+    if (*p == '\t') cols[n++] = p + 1;
+  if (n < 3) return false;
+  const char *a = cols[0];
+  while (*a == ' ') a++;
+  size_t len = (size_t)(cols[1] - 1 - a);
+  if (len == 0 || len >= op_cap) return false;
+  memcpy(op, a, len);
+  op[len] = 0;
+  char *end;
+  *first_ms = strtod(cols[1], &end);
+  if (end == cols[1]) return false;
+  *avg_ms = strtod(cols[2], &end);
+  if (end == cols[2]) return false;
+  snprintf(device, device_cap, "%.*s", (int)strcspn(cols[n - 1], "\r\n"), cols[n - 1]);
+  return true;
+}
+
+/* The issue's done-means: `halo-vtpu -- halo bench --profile MODEL` shows
+ * the nodes placed on the device with their device time, and the transfer
+ * rows. */
+static void bench_profile_shows_device_nodes(void **state) {
+  (void)state;
+  const char *build = getenv("HALO_BUILD");
+  char launcher[512], cli[512], cmd[2400];
+  snprintf(launcher, sizeof launcher, "%s/halo-vtpu", build && *build ? build : "build");
+  snprintf(cli, sizeof cli, "%s/halo", build && *build ? build : "build");
+  if (access(launcher, X_OK) != 0 || access(cli, X_OK) != 0) fail_msg("%s or %s not built", launcher, cli);
+  if (access(model_path, R_OK) != 0)
+    fail_msg("%s is missing: set HALO_SHARED to the shared folder holding models/", model_path);
+  snprintf(cmd, sizeof cmd, "%s -- %s bench --profile --runs 3 %s 2>&1", launcher, cli, model_path);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  static char out[1 << 16];
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = 0;
+  int rc = pclose(p);
+  if (rc != 0) fail_msg("%s: exit %d: %s", cmd, rc, out);
+  if (!strstr(out, "Devices used: usbtpu0")) fail_msg("usbtpu0 not used: %s", out);
+  /* Rows of the Run Order table (the first table): op, times, device. */
+  const char *table = strstr(out, "Run Order");
+  if (table) table = strchr(table, '\n');
+  if (!table) fail_msg("no Run Order table: %s", out);
+  const char *table_end = strstr(table, "=====");
+  int conv_timed = 0, usb_out = 0, usb_in = 0, rows = 0;
+  for (const char *line = table; line && (!table_end || line < table_end);
+       line = strchr(line + 1, '\n')) {
+    char op[64], device[64];
+    double first_ms, avg_ms;
+    if (!profile_row(line + 1, op, sizeof op, &first_ms, &avg_ms, device, sizeof device)) continue;
+    rows++;
+    if (strcmp(device, "usbtpu0") != 0) continue;
+    conv_timed += strcmp(op, "CONV_2D") == 0 && avg_ms > 0;
+    usb_out += strcmp(op, "USB OUT") == 0 && avg_ms > 0;
+    usb_in += strcmp(op, "USB IN") == 0 && avg_ms > 0;
+  }
+  if (conv_timed == 0 || usb_out != 1 || usb_in != 1)
+    fail_msg("%d rows: %d CONV_2D rows on usbtpu0 with device time, %d USB OUT, %d USB IN: %s",
+             rows, conv_timed, usb_out, usb_in, out);
+}
+
 int main(void) {
   const char *build = getenv("HALO_BUILD");
   char tmp[512];
@@ -354,8 +495,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(one_fault_is_recovered, setup, teardown),
       cmocka_unit_test_setup_teardown(fault_on_every_attempt_fails_clearly, setup, teardown),
       cmocka_unit_test_setup_teardown(unplugged_device_fails_clearly, setup, teardown),
+      cmocka_unit_test_setup_teardown(unplug_mid_inference_then_replug, setup, teardown),
       cmocka_unit_test_setup_teardown(no_device_adds_none, setup, teardown),
       cmocka_unit_test(launcher_serves_a_child),
+      cmocka_unit_test(bench_profile_shows_device_nodes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,8 +3,10 @@
  * with umockdev (tools/vtpu/vtpu_umockdev.c): boot from DFU with the
  * committed firmware and re-enumeration, the capability table read through
  * CSRs and parsed, corrupted images refused by name, frames on bulk OUT,
- * timeouts naming the endpoint, two devices at once. Timeouts stay short:
- * libusb busy-polls under umockdev. */
+ * timeouts naming the endpoint (a transfer the device swallows is a real
+ * timeout), two devices at once, an unplug with a transfer in flight and a
+ * replug. Timeouts stay short: libusb busy-polls under umockdev. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -137,6 +140,30 @@ static void boot_and_read_caps(void **state) {
                    HALO_EDEVICE);
   assert_non_null(strstr(err.msg, "endpoint 0x01"));
   assert_non_null(strstr(err.msg, "stalled"));
+  assert_int_equal(usbtpu_usb_clear_halt(dev, USBTPU_EP_BULK_OUT, &err), HALO_OK);
+
+  /* A transfer the device swallows is never delivered: libusb times out,
+   * and the frame never reached the device. */
+  vtpu_stats before, after;
+  model = vtpu_testbed_lock(tb, 0);
+  vtpu_get_stats(model, &before);
+  f = (vtpu_faults){0};
+  f.timeout_next = true;
+  vtpu_set_faults(model, &f);
+  vtpu_testbed_unlock(tb);
+  assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, false, &err),
+                   HALO_ETIMEOUT);
+  assert_non_null(strstr(err.msg, "endpoint 0x01"));
+  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &after);
+  vtpu_testbed_unlock(tb);
+  assert_int_equal(after.frames, before.frames);
+  /* The endpoint still works, and the swallowed frame never arrived: its
+   * sequence number is still the next one the device expects. */
+  assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, false, &err),
+                   HALO_OK);
+  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &after);
+  vtpu_testbed_unlock(tb);
+  assert_int_equal(after.frames, before.frames + 1);
   usbtpu_usb_close(dev);
   free(img);
 }
@@ -230,16 +257,60 @@ static void missing_device_is_named(void **state) {
   assert_non_null(strstr(err.msg, "NOSUCH"));
 }
 
+typedef struct pending_read {
+  usbtpu_usb *dev;
+  halo_status st;
+  halo_err err;
+} pending_read;
+
+static void *read_event(void *arg) {
+  pending_read *r = arg;
+  uint8_t buf[64];
+  size_t got;
+  r->st = usbtpu_usb_read(r->dev, USBTPU_EP_EVENT_IN, buf, sizeof buf, &got, &r->err);
+  return NULL;
+}
+
+/* Unplugged while a bulk IN waits for data: as with the kernel, the URB in
+ * flight completes with ENODEV and libusb reports the device gone (not a
+ * timeout, not a hang); every later transfer finds it gone too. Plugged
+ * back in, it is found on the same port in boot mode and boots again. */
 static void unplugged_device_is_gone(void **state) {
   vtpu_testbed *tb = *state;
   size_t size;
   uint8_t *img = read_blob(&size);
-  usbtpu_usb *dev = boot("VTPU0001", img, size);
-  vtpu_testbed_unplug(tb, 0);
   halo_err err;
+  usbtpu_usb *dev = NULL;
+  /* A long transfer timeout: the unplug comes well before it. */
+  assert_int_equal(usbtpu_usb_open(USBTPU_PID_BOOT, "VTPU0001", 5000, &dev, &err), HALO_OK);
+  if (usbtpu_dfu_download(dev, img, size, 2000, &err) != HALO_OK) fail_msg("dfu: %s", err.msg);
+  char name[96];
+  snprintf(name, sizeof name, "%s", usbtpu_usb_name(dev));
+
+  pending_read r = {dev, HALO_OK, {0}};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, read_event, &r), 0);
+  struct timespec ts = {0, 100 * 1000 * 1000}; /* the read is in flight by then */
+  nanosleep(&ts, NULL);
+  vtpu_testbed_unplug(tb, 0);
+  pthread_join(t, NULL);
+  if (r.st != HALO_EDEVICE || !usbtpu_usb_last_gone(dev) || !strstr(r.err.msg, "gone") ||
+      !strstr(r.err.msg, "0x82"))
+    fail_msg("in-flight read: status %d: %s", (int)r.st, r.err.msg);
+
   uint32_t v;
   assert_int_equal(usbtpu_usb_csr_read32(dev, USBTPU_CSR_ID, &v, &err), HALO_EDEVICE);
   assert_non_null(strstr(err.msg, "gone"));
+  assert_true(usbtpu_usb_last_gone(dev));
+  assert_int_equal(usbtpu_usb_reopen(dev, USBTPU_PID_BOOT, 20, &err), HALO_ETIMEOUT);
+
+  if (vtpu_testbed_replug(tb, 0, &err) != HALO_OK) fail_msg("replug: %s", err.msg);
+  if (usbtpu_usb_reopen(dev, USBTPU_PID_BOOT, 1000, &err) != HALO_OK) fail_msg("reopen: %s", err.msg);
+  assert_string_equal(usbtpu_usb_name(dev), name); /* same port and serial */
+  if (usbtpu_dfu_download(dev, img, size, 2000, &err) != HALO_OK) fail_msg("dfu again: %s", err.msg);
+  assert_int_equal(vtpu_testbed_enumerations(tb, 0), 2);
+  assert_int_equal(usbtpu_usb_csr_read32(dev, USBTPU_CSR_ID, &v, &err), HALO_OK);
+  assert_int_equal(v, USBTPU_DEVICE_ID);
   usbtpu_usb_close(dev);
   free(img);
 }

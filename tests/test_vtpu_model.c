@@ -97,7 +97,7 @@ static void test_dfu_boot_and_upload_verify(void **state) {
   (void)state;
   vtpu *d;
   halo_err err;
-  vtpu_config cfg = {"SERIAL42", true};
+  vtpu_config cfg = {.serial = "SERIAL42", .usb2 = true};
   assert_int_equal(vtpu_create(&cfg, &d, &err), HALO_OK);
   assert_int_equal(vtpu_product_id(d), USBTPU_PID_BOOT);
   size_t size;
@@ -361,6 +361,32 @@ static void test_program_bit_exact_and_cached(void **state) {
   invoke(d, &prog, input, got, false);
   assert_memory_equal(got, want, sizeof want);
 
+  /* A RUN that fails (no parameters after a soft reset) still consumes the
+   * input: the next run computes on the input sent for it, never on the
+   * failed run's. */
+  assert_int_equal(ctrl(d, USBTPU_REQTYPE_VENDOR_OUT, USBTPU_REQ_CSR_WRITE32, USBTPU_CSR_RESET, 0,
+                        reset, 4),
+                   4);
+  send_frame(d, USBTPU_TAG_PROGRAM, 0, prog.bytes, (uint32_t)prog.size);
+  send_frame(d, USBTPU_TAG_INPUT, 0, input, 192); /* the old input */
+  uint8_t failing_run[8] = {9};
+  send_frame(d, USBTPU_TAG_RUN, 0, failing_run, 8);
+  uint8_t failed_ev[USBTPU_EVENT_SIZE];
+  assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_EVENT_IN, failed_ev, sizeof failed_ev),
+                   (int)USBTPU_EVENT_SIZE);
+  assert_int_equal(failed_ev[1], USBTPU_ERR_NO_PARAMS);
+  while (vtpu_bulk_in(d, USBTPU_EP_INTR_IN, irq, sizeof irq) > 0) {
+  }
+  for (size_t off = 0; off < prog.param_size; off += 1000) {
+    size_t n = prog.param_size - off < 1000 ? prog.param_size - off : 1000;
+    send_frame(d, USBTPU_TAG_PARAMS, (uint32_t)off, prog.params + off, (uint32_t)n);
+  }
+  for (int i = 0; i < 192; i++) input[i] = (int8_t)rnd();
+  assert_int_equal(th_run(g, ins, outs, 1, &err), HALO_OK);
+  invoke(d, &prog, input, got, true);
+  assert_memory_equal(got, want, sizeof want);
+  assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_INTR_IN, irq, sizeof irq), VTPU_NAK);
+
   /* Unplug mid-inference: the device is gone. */
   f = (vtpu_faults){.unplug_after_runs = 1};
   vtpu_set_faults(d, &f);
@@ -377,12 +403,106 @@ static void test_program_bit_exact_and_cached(void **state) {
   halo_graph_destroy(g);
 }
 
+/* Activation reuse and parameter segments, device side. The same network
+ * lowered for a device with 1408 bytes of parameter memory streams in two
+ * segments (the FC's 1.3 KiB of constants in the second); the device runs
+ * it from PARAMS frames that span segments, twice, bit-exact; it refuses
+ * PARAMS before the inputs, and a program whose layer reads a constant
+ * outside its segment. */
+static void test_program_streamed_segments(void **state) {
+  (void)state;
+  halo_graph *g = small_net();
+  int8_t input[192], want[10], got[10];
+  halo_err err = {0};
+  const void *ins[1] = {input};
+  void *outs[1] = {want};
+  vtpu *d = booted_device();
+  uint8_t table[USBTPU_CSR_BLOCK_MAX];
+  uint32_t size = (uint32_t)csr_read(d, USBTPU_CSR_CAPS_SIZE, 4);
+  assert_int_equal(ctrl(d, USBTPU_REQTYPE_VENDOR_IN, USBTPU_REQ_CSR_READ_BLOCK, 0,
+                        USBTPU_CSR_CAPS_BASE >> 16, table, (uint16_t)size),
+                   (int)size);
+  usbtpu_caps caps;
+  assert_int_equal(usbtpu_caps_parse(table, size, "vtpu", &caps, &err), HALO_OK);
+  caps.param_mem_bytes = 1408;
+  usbtpu_program prog;
+  int32_t nodes[4] = {0, 1, 2, 3};
+  assert_int_equal(usbtpu_program_build(g, nodes, 4, &caps, &prog, &err), HALO_OK);
+  assert_true(prog.streamed);
+  assert_int_equal(prog.n_segments, 2);
+  assert_true(prog.max_segment_bytes <= 1408);
+  /* 192 + 512 + 128 + 128 + 10 bytes of activations; the input and the
+   * conv output are alive together, the rest reuses their space. */
+  assert_true(prog.act_bytes < 1024);
+
+  seq = 500;
+  send_frame(d, USBTPU_TAG_PROGRAM, 0, prog.bytes, (uint32_t)prog.size);
+  for (int run = 0; run < 2; run++) {
+    for (int i = 0; i < 192; i++) input[i] = (int8_t)rnd();
+    assert_int_equal(th_run(g, ins, outs, 1, &err), HALO_OK);
+    send_frame(d, USBTPU_TAG_INPUT, 0, input, 192);
+    for (size_t off = 0; off < prog.param_size; off += 500) {
+      size_t n = prog.param_size - off < 500 ? prog.param_size - off : 500;
+      send_frame(d, USBTPU_TAG_PARAMS, (uint32_t)off, prog.params + off, (uint32_t)n);
+    }
+    uint8_t run_id[8] = {9};
+    send_frame(d, USBTPU_TAG_RUN, 0, run_id, 8);
+    uint8_t ev[USBTPU_EVENT_SIZE];
+    assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_EVENT_IN, ev, sizeof ev), (int)USBTPU_EVENT_SIZE);
+    assert_int_equal(ev[1], USBTPU_ERR_NONE);
+    uint8_t buf[USBTPU_FRAME_HEADER_SIZE + 64];
+    assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_OUTPUT_IN, buf, sizeof buf),
+                     (int)(USBTPU_FRAME_HEADER_SIZE + 10));
+    memcpy(got, buf + USBTPU_FRAME_HEADER_SIZE, 10);
+    assert_memory_equal(got, want, sizeof want);
+    assert_int_equal(csr_read(d, USBTPU_CSR_PARAM_TOKEN, 8), 0); /* nothing cached */
+  }
+  /* Parameters before the inputs: the first segment could not run. */
+  send_frame(d, USBTPU_TAG_PARAMS, 0, prog.params, 64);
+  assert_int_equal(csr_read(d, USBTPU_CSR_ERROR_CODE, 4), USBTPU_ERR_INPUT);
+
+  /* Decoding untrusted programs: the layers' segments must tile the blob
+   * and hold the constants each layer reads. */
+  halo_graph *dg = NULL;
+  usbtpu_program_layout layout;
+  static uint8_t pm[4096];
+  assert_int_equal(usbtpu_program_decode(prog.bytes, prog.size, pm, 1408, 1 << 20, &dg, &layout,
+                                         &err),
+                   HALO_OK);
+  assert_int_equal(layout.n_segments, 2);
+  assert_true(layout.streamed);
+  assert_int_equal(layout.segments[1].first_layer, 3);
+  halo_graph_destroy(dg);
+  assert_int_equal(usbtpu_program_decode(prog.bytes, prog.size, pm, 1024, 1 << 20, &dg, &layout,
+                                         &err),
+                   HALO_EFORMAT); /* the second segment exceeds parameter memory */
+  uint8_t *bad = malloc(prog.size);
+  uint32_t layers_off = usbtpu_get32(prog.bytes + 36), tensors_off = usbtpu_get32(prog.bytes + 32);
+  memcpy(bad, prog.bytes, prog.size);
+  usbtpu_put32(bad + layers_off + 3 * USBTPU_LAYER_RECORD_SIZE + 60, 64); /* FC segment offset */
+  assert_int_equal(usbtpu_program_decode(bad, prog.size, pm, 4096, 1 << 20, &dg, &layout, &err),
+                   HALO_EFORMAT);
+  assert_non_null(strstr(err.msg, "segment"));
+  memcpy(bad, prog.bytes, prog.size);
+  /* The conv weights (tensor 1) moved to the FC's segment. */
+  usbtpu_put32(bad + tensors_off + 1 * USBTPU_TENSOR_RECORD_SIZE + 28, 640);
+  assert_int_equal(usbtpu_program_decode(bad, prog.size, pm, 4096, 1 << 20, &dg, &layout, &err),
+                   HALO_EFORMAT);
+  assert_non_null(strstr(err.msg, "outside the layer's parameter segment"));
+  free(bad);
+
+  usbtpu_program_free(&prog);
+  vtpu_destroy(d);
+  halo_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dfu_boot_and_upload_verify),
       cmocka_unit_test(test_dfu_refuses_bad_images),
       cmocka_unit_test(test_caps_through_csrs),
       cmocka_unit_test(test_program_bit_exact_and_cached),
+      cmocka_unit_test(test_program_streamed_segments),
   };
   return cmocka_run_group_tests_name("vtpu_model", tests, NULL, NULL);
 }

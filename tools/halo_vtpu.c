@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
   char serials[VTPU_TESTBED_MAX_DEVICES][16];
   for (int k = 0; k < n; k++) {
     snprintf(serials[k], sizeof serials[k], "VTPU%04d", k + 1);
-    configs[k] = (vtpu_config){serials[k], usb2 != 0};
+    configs[k] = (vtpu_config){.serial = serials[k], .usb2 = usb2 != 0};
   }
   halo_err err;
   vtpu_testbed *tb = NULL;

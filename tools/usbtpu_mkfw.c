@@ -1,13 +1,18 @@
 /* usbtpu_mkfw: builds the USB accelerator's firmware image
  * (docs/firmware-format.md), or checks and prints an existing one.
  *
- *   usbtpu_mkfw OUTPUT.bin [--fw-version MAJOR.MINOR.PATCH]
+ *   usbtpu_mkfw OUTPUT.bin [--fw-version MAJOR.MINOR.PATCH] [--param-mem BYTES]
+ *               [--act-mem BYTES] [--without-op OP]...
  *   usbtpu_mkfw --print IMAGE.bin
  *
  * The capability table below is the one place the device's abilities are
  * written down: the device reports it after boot and the driver reads it
  * from there, never from here. The image is deterministic, so
- * firmware_blobs/usbtpu-fw-1.0.bin can be rebuilt byte for byte. */
+ * firmware_blobs/usbtpu-fw-1.0.bin can be rebuilt byte for byte. The
+ * options make variants for tests (a small parameter memory so that small
+ * models stream, an op left out so that a model splits into several device
+ * partitions); the committed image uses none. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,14 +110,42 @@ static int print_image(const char *path) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: usbtpu_mkfw OUTPUT.bin [--fw-version MAJOR.MINOR.PATCH]\n"
+          "usage: usbtpu_mkfw OUTPUT.bin [--fw-version MAJOR.MINOR.PATCH] [--param-mem BYTES]\n"
+          "                   [--act-mem BYTES] [--without-op OP]...\n"
           "       usbtpu_mkfw --print IMAGE.bin\n"
-          "Builds the USB accelerator firmware image (docs/firmware-format.md).\n");
+          "Builds the USB accelerator firmware image (docs/firmware-format.md).\n"
+          "  --param-mem, --act-mem  parameter / activation memory (suffix K or M: KiB, MiB;\n"
+          "                          default 8M and 4M)\n"
+          "  --without-op OP         leave protocol op OP (e.g. ADD) out of the op table\n");
+}
+
+/* "131072", "128K", "8M" -> bytes; false when malformed or out of range. */
+static bool parse_size(const char *text, uint64_t *out) {
+  char *end = NULL;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (end == text) return false;
+  if (*end == 'K' || *end == 'k') v <<= 10, end++;
+  else if (*end == 'M' || *end == 'm') v <<= 20, end++;
+  if (*end || v == 0 || v > (1ull << 31)) return false;
+  *out = v;
+  return true;
+}
+
+static bool drop_op(usbtpu_caps *caps, const char *name) {
+  for (int i = 0; i < caps->n_ops; i++) {
+    if (strcmp(usbtpu_op_name(caps->ops[i].op), name) != 0) continue;
+    memmove(&caps->ops[i], &caps->ops[i + 1], (size_t)(caps->n_ops - i - 1) * sizeof caps->ops[0]);
+    caps->n_ops--;
+    return true;
+  }
+  return false;
 }
 
 int main(int argc, char **argv) {
   const char *output = NULL;
   unsigned major = 1, minor = 0, patch = 0;
+  usbtpu_caps caps;
+  fill_caps(&caps);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);
@@ -123,6 +156,19 @@ int main(int argc, char **argv) {
       if (sscanf(argv[++i], "%u.%u.%u", &major, &minor, &patch) < 2 || major > 0xffff ||
           minor > 0xff || patch > 0xff) {
         fprintf(stderr, "usbtpu_mkfw: bad --fw-version '%s' (MAJOR.MINOR[.PATCH])\n", argv[i]);
+        return 2;
+      }
+    } else if ((!strcmp(argv[i], "--param-mem") || !strcmp(argv[i], "--act-mem")) &&
+               i + 1 < argc) {
+      bool param = !strcmp(argv[i], "--param-mem");
+      if (!parse_size(argv[++i], param ? &caps.param_mem_bytes : &caps.act_mem_bytes)) {
+        fprintf(stderr, "usbtpu_mkfw: bad size '%s' for %s (BYTES, or with K or M)\n", argv[i],
+                argv[i - 1]);
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--without-op") && i + 1 < argc) {
+      if (!drop_op(&caps, argv[++i])) {
+        fprintf(stderr, "usbtpu_mkfw: --without-op: no op '%s' in the table\n", argv[i]);
         return 2;
       }
     } else if (argv[i][0] != '-' && !output) {
@@ -136,8 +182,6 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  usbtpu_caps caps;
-  fill_caps(&caps);
   uint8_t code[CODE_SIZE];
   fill_code(code);
   char build[32];

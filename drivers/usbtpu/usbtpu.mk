@@ -74,12 +74,39 @@ install-usbtpu-firmware:
 	install -d $(DESTDIR)$(PREFIX)/share/halo
 	install -m 644 $(USBTPU_FW_BLOB) $(DESTDIR)$(USBTPU_FW_INSTALLED)
 
+# The udev rule that lets users open the device without root
+# (tools/udev/60-halo-usbtpu.rules): the transport's "no permission" error
+# and `halo doctor` name where `make install` puts it.
+USBTPU_UDEV_RULES := tools/udev/60-halo-usbtpu.rules
+USBTPU_UDEV_INSTALLED := $(PREFIX)/lib/udev/rules.d/60-halo-usbtpu.rules
+$(BUILD)/obj/drivers/usbtpu/usbtpu_usb.o: CFLAGS += \
+  -DUSBTPU_UDEV_RULES_INSTALLED=\"$(USBTPU_UDEV_INSTALLED)\" \
+  -DUSBTPU_UDEV_RULES_SOURCE=\"$(abspath $(USBTPU_UDEV_RULES))\"
+.PHONY: install-usbtpu-udev
+install: install-usbtpu-udev
+install-usbtpu-udev:
+	install -d $(DESTDIR)$(PREFIX)/lib/udev/rules.d
+	install -m 644 $(USBTPU_UDEV_RULES) $(DESTDIR)$(USBTPU_UDEV_INSTALLED)
+
 # Tests of the HAL device through a session under the umockdev testbed.
 USBTPU_DEV_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_usbtpu_device*.c))
 $(USBTPU_DEV_TEST_BINS): $(VTPU_LIB)
 $(USBTPU_DEV_TEST_BINS): CFLAGS += $(VTPU_CFLAGS)
 $(USBTPU_DEV_TEST_BINS): LDFLAGS += $(UMOCKDEV_PRELOAD)
 $(USBTPU_DEV_TEST_BINS): LDLIBS += $(VTPU_LIB) $(BUILD)/libhalo.a $(VTPU_LIBS) -lm -lpthread
+
+# Firmware variants for tests (tests/test_usbtpu_device_models.c points
+# HALO_USBTPU_FIRMWARE at them): 128 KiB of parameter memory, so that
+# person_detect streams its parameters; no ADD, so that a MobileNetV2 splits
+# into several device partitions around CPU ADDs.
+USBTPU_TEST_FW := $(BUILD)/firmware/usbtpu-fw-param128k.bin $(BUILD)/firmware/usbtpu-fw-no-add.bin
+$(BUILD)/firmware/usbtpu-fw-param128k.bin: $(USBTPU_MKFW)
+	@mkdir -p $(dir $@)
+	$(USBTPU_MKFW) $@ --param-mem 128K >/dev/null
+$(BUILD)/firmware/usbtpu-fw-no-add.bin: $(USBTPU_MKFW)
+	@mkdir -p $(dir $@)
+	$(USBTPU_MKFW) $@ --without-op ADD >/dev/null
+$(BUILD)/tests/test_usbtpu_device_models: $(USBTPU_TEST_FW)
 
 # halo-vtpu: runs a command with virtual accelerators plugged in
 # (tools/halo_vtpu.c). Built with `all` where umockdev is installed.

@@ -234,13 +234,15 @@ bool usbtpu_caps_check_node(const usbtpu_caps *caps, const halo_graph *g, int no
   }
 
   /* Global tensor rules and activation memory. */
-  uint64_t act_bytes = 0;
+  uint64_t act_bytes = 0, param_packed = 0;
   int data = halo_node_data_input(n);
   for (int i = 0; i < n->n_inputs; i++) {
     const halo_graph_tensor *t = halo_node_input(g, n, i);
     if (!t) continue;
     if (halo_tensor_is_const(t)) {
       out->param_bytes += t->data_size;
+      /* As the program packs them: each constant 64-byte aligned. */
+      param_packed += ((uint64_t)t->data_size + 63u) & ~(uint64_t)63u;
       continue;
     }
     if (!check_tensor(caps, t, "input", out)) return false;
@@ -302,7 +304,11 @@ bool usbtpu_caps_check_node(const usbtpu_caps *caps, const halo_graph *g, int no
       return decline(out, "per-channel weights not supported");
   }
   out->macs = node_macs(g, n);
-  /* Too many parameters is a cost, not a refusal: they stream. */
-  out->streamed = out->param_bytes > caps->param_mem_bytes;
+  /* A partition whose parameters exceed parameter memory streams them
+   * segment by segment, but one layer's constants must fit at once. */
+  if (param_packed > caps->param_mem_bytes)
+    return decline(out, "%s: %llu bytes of constants exceed the %llu bytes of parameter memory",
+                   name, (unsigned long long)param_packed,
+                   (unsigned long long)caps->param_mem_bytes);
   return true;
 }

@@ -15,10 +15,10 @@
 
 typedef struct usbtpu_support {
   bool supported;
-  /* The node's constants alone exceed parameter memory: it runs, but its
-   * partition's parameters are sent with every invoke (streaming mode). */
-  bool streamed;
-  uint64_t param_bytes;  /* bytes of the node's constant inputs */
+  /* Bytes of the node's constant inputs. More than parameter memory (64-byte
+   * aligned each, as in the parameter blob) is declined: a partition streams
+   * its parameters per invoke in segments of whole layers. */
+  uint64_t param_bytes;
   uint64_t macs;         /* multiply-accumulates (elements for non-MAC ops) */
   char why[160];         /* reason when !supported ("int8 only", "kernel 7x7 exceeds 5x5") */
 } usbtpu_support;

@@ -1,5 +1,6 @@
 #include "drivers/usbtpu/usbtpu_device.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +22,21 @@
 #define USBTPU_FW_SOURCE "firmware_blobs/usbtpu-fw-1.0.bin"
 #endif
 
-/* Transfers: control 1000 ms (docs §10); bulk OUT frames are at most 1 MiB,
- * so 1000 ms per MiB + 100 ms fits in the same bound. */
+/* Every transfer, control and bulk (docs §10): a bulk OUT frame is at most
+ * 1 MiB, which USB 2 moves in well under a second. */
 #define USBTPU_DEV_TIMEOUT_MS 1100u
 #define USBTPU_DFU_DEADLINE_MS 2000u
 #define USBTPU_CAPS_MAX_BYTES 65536u
 
+/* One per accelerator per process, shared by the halo_device of every
+ * session that enumerated it: interface 0 can be claimed by one handle
+ * only, the frame sequence is the device's, and what is resident (program,
+ * parameter token) is the device's too. */
 typedef struct usbtpu_device {
-  halo_device base;
+  char name[32]; /* "usbtpu0": the name of its first enumeration, in messages */
+  char serial[USBTPU_USB_SERIAL_MAX];
+  int refs;             /* halo_devices pointing here (open_devices_lock) */
+  pthread_mutex_t lock; /* one invoke at a time talks to the device */
   usbtpu_usb *usb;
   usbtpu_caps caps;
   uint32_t fw_version, link_speed, max_payload;
@@ -38,6 +46,18 @@ typedef struct usbtpu_device {
   bool gone;         /* unplugged: the next run re-attaches first */
   usbtpu_device_stats stats;
 } usbtpu_device;
+
+/* A session's halo_device for an accelerator. */
+typedef struct usbtpu_hal_device {
+  halo_device base;
+  usbtpu_device *dev;
+} usbtpu_hal_device;
+
+/* The accelerators this process has open, found by serial number. */
+#define USBTPU_MAX_OPEN 16
+static pthread_mutex_t open_devices_lock = PTHREAD_MUTEX_INITIALIZER;
+static usbtpu_device *open_devices[USBTPU_MAX_OPEN];
+static int n_open_devices;
 
 static halo_status read_caps(usbtpu_device *ud, halo_err *err);
 
@@ -58,13 +78,28 @@ const char *usbtpu_firmware_path(char *buf, size_t size) {
   return buf;
 }
 
-static usbtpu_device *as_usbtpu(halo_device *d) { return (usbtpu_device *)d; }
+static usbtpu_device *as_usbtpu(halo_device *d) { return ((usbtpu_hal_device *)d)->dev; }
 
 /* ---- vtable ------------------------------------------------------------ */
 
 static void dev_destroy(halo_device *d) {
   if (!d) return;
-  usbtpu_usb_close(as_usbtpu(d)->usb);
+  usbtpu_device *ud = as_usbtpu(d);
+  pthread_mutex_lock(&open_devices_lock);
+  bool last = --ud->refs == 0;
+  if (last) {
+    for (int i = 0; i < n_open_devices; i++) {
+      if (open_devices[i] != ud) continue;
+      open_devices[i] = open_devices[--n_open_devices];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&open_devices_lock);
+  if (last) {
+    usbtpu_usb_close(ud->usb);
+    pthread_mutex_destroy(&ud->lock);
+    free(ud);
+  }
   free(d);
 }
 
@@ -159,11 +194,40 @@ static halo_status dev_prepare(halo_device *d, const halo_partition *part,
   return HALO_OK;
 }
 
+static const char *mib(uint64_t bytes, char *buf, size_t size) {
+  if (bytes >= (1u << 20))
+    snprintf(buf, size, "%.1f MiB", (double)bytes / (1u << 20));
+  else
+    snprintf(buf, size, "%.1f KiB", (double)bytes / 1024);
+  return buf;
+}
+
+/* How the partition runs: where its parameters live and the activation
+ * memory it takes (for `halo inspect`). */
+static void dev_describe(halo_exec *ex, char *note, size_t size) {
+  const usbtpu_program *p = &ex->program;
+  const usbtpu_caps *c = &ex->dev->caps;
+  char pb[32], pm[32], ab[32], am[32];
+  mib(p->param_size, pb, sizeof pb);
+  mib(c->param_mem_bytes, pm, sizeof pm);
+  mib(p->act_bytes, ab, sizeof ab);
+  mib(c->act_mem_bytes, am, sizeof am);
+  if (p->streamed)
+    snprintf(note, size,
+             "parameters streamed with every invoke: %s > %s of parameter memory, in %d "
+             "segments; activations %s of %s",
+             pb, pm, p->n_segments, ab, am);
+  else
+    snprintf(note, size,
+             "parameters cached on the device: %s of %s (token 0x%016llx); activations %s of %s",
+             pb, pm, (unsigned long long)p->token, ab, am);
+}
+
 static halo_status send_frame(usbtpu_device *ud, uint8_t tag, uint32_t arg, const void *payload,
                               size_t len, bool crc, halo_err *err) {
   uint32_t seq = ud->sequence + 1;
   halo_status st = usbtpu_usb_send_frame(ud->usb, tag, seq, arg, payload, len, crc, err);
-  if (st != HALO_OK) return halo_err_prefix(err, "%s: ", ud->base.name);
+  if (st != HALO_OK) return halo_err_prefix(err, "%s: ", ud->name);
   ud->sequence = seq;
   ud->stats.bytes_out += USBTPU_FRAME_HEADER_SIZE + len;
   return HALO_OK;
@@ -191,10 +255,10 @@ static halo_status read_exact(usbtpu_device *ud, uint8_t ep, uint8_t *buf, size_
   while (have < len) {
     size_t got = 0;
     halo_status st = usbtpu_usb_read(ud->usb, ep, buf + have, len - have, &got, err);
-    if (st != HALO_OK) return halo_err_prefix(err, "%s: ", ud->base.name);
+    if (st != HALO_OK) return halo_err_prefix(err, "%s: ", ud->name);
     if (got == 0)
       return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x%02x: empty transfer",
-                          ud->base.name, ep);
+                          ud->name, ep);
     have += got;
   }
   return HALO_OK;
@@ -212,14 +276,14 @@ static halo_status read_output(usbtpu_device *ud, int index, uint32_t run_seq, u
     return halo_err_set(err, HALO_EDEVICE,
                         "%s: endpoint 0x81: bad OUTPUT frame for output %d (tag 0x%02x, arg %u, "
                         "length %u, expected %zu bytes, sequence %u for RUN %u)",
-                        ud->base.name, index, h[5], usbtpu_get32(h + 20), len, bytes,
+                        ud->name, index, h[5], usbtpu_get32(h + 20), len, bytes,
                         usbtpu_get32(h + 8), run_seq);
   st = read_exact(ud, USBTPU_EP_OUTPUT_IN, dst, bytes, err);
   if (st != HALO_OK) return halo_err_prefix(err, "output %d payload: ", index);
   uint16_t flags = usbtpu_get16(h + 6);
   if ((flags & USBTPU_FRAME_CRC) && usbtpu_crc32(0, dst, bytes) != usbtpu_get32(h + 16))
     return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x81: output %d: CRC mismatch",
-                        ud->base.name, index);
+                        ud->name, index);
   return HALO_OK;
 }
 
@@ -242,7 +306,7 @@ static void add_layer_events(halo_exec *ex, halo_profile *profile, int64_t start
     if (cycles > (uint64_t)1 << 40) cycles = (uint64_t)1 << 40; /* untrusted */
     int64_t ns = (int64_t)(cycles * 1000000u / ud->caps.clock_khz);
     int32_t node = ex->nodes[i];
-    halo_profile_add(profile, node, halo_op_name(ex->graph->nodes[node].op), ud->base.name, t, ns);
+    halo_profile_add(profile, node, halo_op_name(ex->graph->nodes[node].op), ud->name, t, ns);
     t += ns;
   }
 }
@@ -252,7 +316,7 @@ static void add_layer_events(halo_exec *ex, halo_profile *profile, int64_t start
 static halo_status run_once(halo_exec *ex, const halo_binding *bindings, halo_profile *profile,
                             bool *run_failed, halo_err *err) {
   usbtpu_device *ud = ex->dev;
-  const char *name = ud->base.name;
+  const char *name = ud->name;
   const usbtpu_program *p = &ex->program;
   int64_t t0 = halo_now_ns();
   halo_status st;
@@ -359,13 +423,21 @@ static uint8_t *load_firmware(size_t *size) {
 }
 
 /* Re-opens the device by port and serial after it left the bus: in
- * application mode if it is there, else in boot mode followed by the
- * firmware download. Then re-reads the capability table. */
+ * application mode if it is there within deadline_ms, else in boot mode
+ * followed by the firmware download. Then re-reads the capability table.
+ * HALO_ENODEV when it is on its port in neither mode. */
 static halo_status reattach(usbtpu_device *ud, unsigned deadline_ms, halo_err *err) {
   halo_status st = usbtpu_usb_reopen(ud->usb, USBTPU_PID_APP, deadline_ms, err);
-  if (st != HALO_OK) {
+  if (st == HALO_ETIMEOUT) {
     halo_err boot_err;
-    if (usbtpu_usb_reopen(ud->usb, USBTPU_PID_BOOT, 1, &boot_err) != HALO_OK) return st;
+    st = usbtpu_usb_reopen(ud->usb, USBTPU_PID_BOOT, 1, &boot_err);
+    if (st == HALO_ETIMEOUT)
+      return halo_err_set(err, HALO_ENODEV, "%s: not on its port in application or boot mode",
+                          usbtpu_usb_name(ud->usb));
+    if (st != HALO_OK) {
+      *err = boot_err;
+      return st;
+    }
     size_t size = 0;
     uint8_t *img = load_firmware(&size);
     if (!img)
@@ -375,6 +447,8 @@ static halo_status reattach(usbtpu_device *ud, unsigned deadline_ms, halo_err *e
     st = usbtpu_dfu_download(ud->usb, img, size, USBTPU_DFU_DEADLINE_MS, err);
     free(img);
     if (st != HALO_OK) return halo_err_prefix(err, "reloading the firmware: ");
+  } else if (st != HALO_OK) {
+    return st;
   }
   st = read_caps(ud, err);
   if (st != HALO_OK) return halo_err_prefix(err, "re-reading the capability table: ");
@@ -390,19 +464,22 @@ static halo_status reattach(usbtpu_device *ud, unsigned deadline_ms, halo_err *e
  * the program, the parameter cache and any queued event or output). When
  * control transfers fail too: USB port reset, re-open by port and serial if
  * the device re-enumerated (DFU download if it came back in boot mode), and
- * the capability table again. */
+ * the capability table again. HALO_ENODEV when the device left the bus. */
 static halo_status recover(usbtpu_device *ud, halo_err *err) {
   static const uint8_t eps[] = {USBTPU_EP_BULK_OUT, USBTPU_EP_OUTPUT_IN, USBTPU_EP_EVENT_IN};
   halo_err ignored;
   for (size_t i = 0; i < sizeof eps; i++) {
     if (usbtpu_usb_clear_halt(ud->usb, eps[i], &ignored) != HALO_OK &&
         usbtpu_usb_last_gone(ud->usb))
-      return halo_err_set(err, HALO_EDEVICE, "%s", ignored.msg);
+      return halo_err_set(err, HALO_ENODEV, "%s", ignored.msg);
   }
   ud->force_upload = true;
   halo_status st = read_caps(ud, err);
   if (st == HALO_OK) return HALO_OK;
-  if (usbtpu_usb_last_gone(ud->usb)) return st;
+  if (usbtpu_usb_last_gone(ud->usb)) {
+    err->code = HALO_ENODEV;
+    return HALO_ENODEV;
+  }
   bool left = false;
   st = usbtpu_usb_reset(ud->usb, &left, err);
   if (st != HALO_OK) return halo_err_prefix(err, "port reset: ");
@@ -416,49 +493,69 @@ static bool recoverable(halo_status st) {
   return st == HALO_ETIMEOUT || st == HALO_EDEVICE || st == HALO_EIO;
 }
 
-static halo_status dev_run(halo_exec *ex, const halo_binding *bindings, halo_profile *profile,
-                           halo_err *err) {
+/* The device left the bus `when` (detail: the failure that found it
+ * gone): HALO_ENODEV naming it by HAL name, port and serial. The next run
+ * re-attaches it first if it is back. */
+static halo_status unplugged(usbtpu_device *ud, const char *when, const char *detail,
+                             halo_err *err) {
+  ud->gone = true;
+  return halo_err_set(err, HALO_ENODEV, "%s (%s): the device was unplugged %s: %s",
+                      ud->name, usbtpu_usb_name(ud->usb), when, detail);
+}
+
+static halo_status run_locked(halo_exec *ex, const halo_binding *bindings,
+                              halo_profile *profile, halo_err *err) {
   usbtpu_device *ud = ex->dev;
-  const char *name = ud->base.name;
+  const char *name = ud->name;
   if (ud->gone) {
     /* Unplugged earlier: it may be back (in boot mode after losing power). */
-    halo_status st = reattach(ud, 100, err);
-    if (st != HALO_OK)
-      return halo_err_set(err, HALO_EDEVICE, "%s (%s): the device was unplugged and is not back",
+    halo_err why;
+    halo_status st = reattach(ud, 100, &why);
+    if (st == HALO_ENODEV)
+      return halo_err_set(err, HALO_ENODEV, "%s (%s): the device was unplugged and is not back",
                           name, usbtpu_usb_name(ud->usb));
+    if (st != HALO_OK)
+      return halo_err_set(err, st, "%s: re-attaching the device after an unplug: %s", name,
+                          why.msg);
   }
   bool run_failed = false;
   halo_err first;
   halo_status st = run_once(ex, bindings, profile, &run_failed, &first);
   if (st == HALO_OK) return HALO_OK;
-  if (usbtpu_usb_last_gone(ud->usb)) {
-    ud->gone = true;
-    return halo_err_set(err, HALO_EDEVICE, "%s: unplugged during the invoke: %s", name,
-                        first.msg);
-  }
+  if (usbtpu_usb_last_gone(ud->usb)) return unplugged(ud, "during the invoke", first.msg, err);
   if (run_failed || !recoverable(st)) {
     *err = first;
     return st;
   }
   halo_err rec;
   halo_status rst = recover(ud, &rec);
-  if (rst != HALO_OK) {
-    if (usbtpu_usb_last_gone(ud->usb)) ud->gone = true;
-    return halo_err_set(err, st, "%s; recovery failed: %s", first.msg, rec.msg);
+  if (rst == HALO_ENODEV || (rst != HALO_OK && usbtpu_usb_last_gone(ud->usb))) {
+    char detail[sizeof first.msg];
+    snprintf(detail, sizeof detail, "%.250s (recovering from: %.200s)", rec.msg, first.msg);
+    return unplugged(ud, "during recovery", detail, err);
   }
+  if (rst != HALO_OK) return halo_err_set(err, st, "%s; recovery failed: %s", first.msg, rec.msg);
   ud->stats.recoveries++;
   run_failed = false;
-  st = run_once(ex, bindings, profile, &run_failed, err);
+  halo_err again;
+  st = run_once(ex, bindings, profile, &run_failed, &again);
   if (st == HALO_OK) return HALO_OK;
-  if (usbtpu_usb_last_gone(ud->usb)) {
-    ud->gone = true;
-    return halo_err_prefix(err, "%s: unplugged during the retry: ", name);
-  }
+  if (usbtpu_usb_last_gone(ud->usb)) return unplugged(ud, "during the retry", again.msg, err);
   /* Leave the device clean for the next invoke. */
   if (!run_failed && recover(ud, &rec) != HALO_OK && usbtpu_usb_last_gone(ud->usb))
     ud->gone = true;
+  *err = again;
   return halo_err_prefix(err, "%s: failed again after recovery (first attempt: %.200s); ", name,
                          first.msg);
+}
+
+/* Sessions on other threads may share the device: their invokes take turns. */
+static halo_status dev_run(halo_exec *ex, const halo_binding *bindings, halo_profile *profile,
+                           halo_err *err) {
+  pthread_mutex_lock(&ex->dev->lock);
+  halo_status st = run_locked(ex, bindings, profile, err);
+  pthread_mutex_unlock(&ex->dev->lock);
+  return st;
 }
 
 static const halo_device_vtable usbtpu_vtable = {
@@ -472,12 +569,16 @@ static const halo_device_vtable usbtpu_vtable = {
     .buffer_read = NULL,
     .prepare = dev_prepare,
     .run = dev_run,
+    .describe = dev_describe,
     .release = dev_release,
 };
 
 halo_status usbtpu_device_get_stats(const halo_device *d, usbtpu_device_stats *out) {
   if (!d || d->vt != &usbtpu_vtable) return HALO_EINVAL;
-  *out = ((const usbtpu_device *)d)->stats;
+  usbtpu_device *ud = ((const usbtpu_hal_device *)d)->dev;
+  pthread_mutex_lock(&ud->lock);
+  *out = ud->stats;
+  pthread_mutex_unlock(&ud->lock);
   return HALO_OK;
 }
 
@@ -488,9 +589,15 @@ static halo_status read_caps(usbtpu_device *ud, halo_err *err) {
   halo_status st = usbtpu_usb_csr_read32(ud->usb, USBTPU_CSR_ID, &id, err);
   if (st == HALO_OK) st = usbtpu_usb_csr_read32(ud->usb, USBTPU_CSR_PROTOCOL, &proto, err);
   if (st != HALO_OK) return st;
-  if (id != USBTPU_DEVICE_ID || proto >> 16 != USBTPU_PROTOCOL_VERSION >> 16)
-    return halo_err_set(err, HALO_EDEVICE, "%s: not a halo accelerator (ID 0x%08x, protocol 0x%08x)",
-                        usbtpu_usb_name(ud->usb), id, proto);
+  if (id != USBTPU_DEVICE_ID)
+    return halo_err_set(err, HALO_EDEVICE, "%s: not a halo accelerator (ID register 0x%08x)",
+                        usbtpu_usb_name(ud->usb), id);
+  if (proto >> 16 != USBTPU_PROTOCOL_VERSION >> 16)
+    return halo_err_set(err, HALO_EDEVICE,
+                        "%s: protocol version mismatch: the firmware speaks %u.%u, this driver "
+                        "%u.x; update halo or boot a matching firmware image",
+                        usbtpu_usb_name(ud->usb), proto >> 16, proto & 0xFFFF,
+                        USBTPU_PROTOCOL_VERSION >> 16);
   st = usbtpu_usb_csr_write32(ud->usb, USBTPU_CSR_RESET,
                               USBTPU_RESET_SOFT | USBTPU_RESET_CLEAR_ERROR, err);
   if (st == HALO_OK) st = usbtpu_usb_csr_read32(ud->usb, USBTPU_CSR_FW_VERSION, &ud->fw_version, err);
@@ -522,44 +629,86 @@ static halo_status read_caps(usbtpu_device *ud, halo_err *err) {
   return HALO_OK;
 }
 
+/* Opens the accelerator with this serial, or shares the connection when the
+ * process has it open already (another session). */
 static halo_status open_device(const char *serial, int index, halo_device **out, halo_err *err) {
-  usbtpu_device *ud = calloc(1, sizeof *ud);
-  if (!ud) return halo_err_set(err, HALO_ENOMEM, "usbtpu: out of memory");
-  halo_status st = usbtpu_usb_open(USBTPU_PID_APP, serial, USBTPU_DEV_TIMEOUT_MS, &ud->usb, err);
-  if (st == HALO_OK) st = read_caps(ud, err);
+  usbtpu_hal_device *hd = calloc(1, sizeof *hd);
+  if (!hd) return halo_err_set(err, HALO_ENOMEM, "usbtpu: out of memory");
+  pthread_mutex_lock(&open_devices_lock);
+  usbtpu_device *ud = NULL;
+  for (int i = 0; i < n_open_devices && !ud; i++)
+    if (strcmp(open_devices[i]->serial, serial) == 0) ud = open_devices[i];
+  halo_status st = HALO_OK;
+  if (!ud) {
+    if (n_open_devices == USBTPU_MAX_OPEN)
+      st = halo_err_set(err, HALO_EDEVICE, "usbtpu: more than %d accelerators open",
+                        USBTPU_MAX_OPEN);
+    else if (!(ud = calloc(1, sizeof *ud)))
+      st = halo_err_set(err, HALO_ENOMEM, "usbtpu: out of memory");
+    if (ud) {
+      snprintf(ud->name, sizeof ud->name, "usbtpu%d", index);
+      snprintf(ud->serial, sizeof ud->serial, "%.*s", (int)sizeof ud->serial - 1, serial);
+      st = usbtpu_usb_open(USBTPU_PID_APP, serial, USBTPU_DEV_TIMEOUT_MS, &ud->usb, err);
+      if (st == HALO_OK) st = read_caps(ud, err);
+      if (st == HALO_OK && pthread_mutex_init(&ud->lock, NULL) != 0)
+        st = halo_err_set(err, HALO_ENOMEM, "usbtpu: creating a mutex");
+      if (st == HALO_OK) {
+        open_devices[n_open_devices++] = ud;
+      } else if (ud) {
+        usbtpu_usb_close(ud->usb);
+        free(ud);
+        ud = NULL;
+      }
+    }
+  }
+  if (ud) ud->refs++;
+  pthread_mutex_unlock(&open_devices_lock);
   if (st != HALO_OK) {
-    usbtpu_usb_close(ud->usb);
-    free(ud);
+    free(hd);
     return st;
   }
-  ud->base.vt = &usbtpu_vtable;
-  ud->base.kind = "usbtpu";
-  snprintf(ud->base.name, sizeof ud->base.name, "usbtpu%d", index);
-  snprintf(ud->base.description, sizeof ud->base.description,
+  hd->dev = ud;
+  hd->base.vt = &usbtpu_vtable;
+  hd->base.kind = "usbtpu";
+  snprintf(hd->base.name, sizeof hd->base.name, "usbtpu%d", index);
+  snprintf(hd->base.description, sizeof hd->base.description,
            "halo USB accelerator, firmware %u.%u.%u, %s, serial %.40s", ud->fw_version >> 16,
            (ud->fw_version >> 8) & 0xFF, ud->fw_version & 0xFF,
            ud->link_speed == 3   ? "USB 3 SuperSpeed"
            : ud->link_speed == 2 ? "USB 2.0 high speed"
                                  : "unknown link speed",
            serial);
-  *out = &ud->base;
+  *out = &hd->base;
   return HALO_OK;
 }
 
-static void boot_devices(void) {
+/* Keeps the first problem met while enumerating (later ones are alike). */
+static void keep_problem(halo_err *problem, const halo_err *e) {
+  if (problem->code == HALO_OK) *problem = *e;
+}
+
+/* Boots every accelerator still in boot (DFU) mode with the firmware image. */
+static void boot_devices(halo_err *problem) {
   char serials[8][USBTPU_USB_SERIAL_MAX];
   int n = 0;
-  halo_err ignored;
-  if (usbtpu_usb_list(USBTPU_PID_BOOT, serials, 8, &n, &ignored) != HALO_OK || n == 0) return;
+  halo_err e;
+  if (usbtpu_usb_list(USBTPU_PID_BOOT, serials, 8, &n, &e) != HALO_OK || n == 0) return;
   size_t size = 0;
   uint8_t *img = load_firmware(&size);
-  if (!img) return;
+  if (!img) {
+    char path[1024];
+    halo_err_set(&e, HALO_ENOTFOUND,
+                 "usbtpu: %d accelerator%s in boot mode, but the firmware image %s is missing "
+                 "or invalid (`halo doctor` says why)",
+                 n, n == 1 ? "" : "s", usbtpu_firmware_path(path, sizeof path));
+    keep_problem(problem, &e);
+    return;
+  }
   for (int i = 0; i < n; i++) {
     usbtpu_usb *usb = NULL;
-    if (usbtpu_usb_open(USBTPU_PID_BOOT, serials[i], USBTPU_DEV_TIMEOUT_MS, &usb, &ignored) !=
-        HALO_OK)
-      continue;
-    (void)usbtpu_dfu_download(usb, img, size, USBTPU_DFU_DEADLINE_MS, &ignored);
+    halo_status st = usbtpu_usb_open(USBTPU_PID_BOOT, serials[i], USBTPU_DEV_TIMEOUT_MS, &usb, &e);
+    if (st == HALO_OK) st = usbtpu_dfu_download(usb, img, size, USBTPU_DFU_DEADLINE_MS, &e);
+    if (st != HALO_OK) keep_problem(problem, &e);
     usbtpu_usb_close(usb);
   }
   free(img);
@@ -568,19 +717,30 @@ static void boot_devices(void) {
 static int cmp_serial(const void *a, const void *b) { return strcmp(a, b); }
 
 halo_status usbtpu_enumerate(halo_device **out, int max, int *found, halo_err *err) {
-  (void)err;
   *found = 0;
   if (max < 1) return HALO_OK;
-  boot_devices();
+  halo_err problem, e;
+  halo_err_clear(&problem);
+  boot_devices(&problem);
   char serials[8][USBTPU_USB_SERIAL_MAX];
   int n = 0;
-  halo_err ignored;
-  if (usbtpu_usb_list(USBTPU_PID_APP, serials, 8, &n, &ignored) != HALO_OK) return HALO_OK;
+  if (usbtpu_usb_list(USBTPU_PID_APP, serials, 8, &n, &e) != HALO_OK) keep_problem(&problem, &e);
   /* Names follow serial order, not the bus's listing order. */
   qsort(serials, (size_t)n, sizeof serials[0], cmp_serial);
   for (int i = 0; i < n && *found < max; i++) {
     halo_device *d = NULL;
-    if (open_device(serials[i], *found, &d, &ignored) == HALO_OK) out[(*found)++] = d;
+    if (open_device(serials[i], *found, &d, &e) == HALO_OK)
+      out[(*found)++] = d;
+    else
+      keep_problem(&problem, &e);
   }
-  return HALO_OK;
+  /* Devices this process may not open are not listed above: say so. */
+  usbtpu_usb_node nodes[8];
+  int n_nodes = 0;
+  if (problem.code == HALO_OK && usbtpu_usb_scan(nodes, 8, &n_nodes, NULL, &e) == HALO_OK)
+    for (int i = 0; i < n_nodes; i++)
+      if (nodes[i].open.code != HALO_OK) keep_problem(&problem, &nodes[i].open);
+  if (problem.code == HALO_OK) return HALO_OK;
+  *err = problem;
+  return problem.code;
 }

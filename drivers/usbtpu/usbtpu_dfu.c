@@ -78,7 +78,7 @@ static halo_status refused(usbtpu_usb *dev, const char *ctx, halo_err *err) {
 halo_status usbtpu_dfu_download(usbtpu_usb *dev, const uint8_t *image, size_t size,
                                 unsigned deadline_ms, halo_err *err) {
   const char *name = usbtpu_usb_name(dev);
-  if (usbtpu_usb_product_id(dev) != USBTPU_PID_BOOT)
+  if (usbtpu_usb_current_mode(dev) != USBTPU_USB_BOOT)
     return halo_err_set(err, HALO_EINVAL, "%s: not in boot (DFU) mode", name);
   if (size == 0 || size > USBTPU_DFU_MAX_IMAGE)
     return halo_err_set(err, HALO_EINVAL, "%s: firmware image of %zu bytes (1..%u)", name, size,
@@ -167,5 +167,5 @@ halo_status usbtpu_dfu_download(usbtpu_usb *dev, const uint8_t *image, size_t si
   bool gone;
   st = usbtpu_usb_reset(dev, &gone, err);
   if (st != HALO_OK) return st;
-  return usbtpu_usb_reopen(dev, USBTPU_PID_APP, deadline_ms, err);
+  return usbtpu_usb_reopen(dev, USBTPU_USB_APP, deadline_ms, err);
 }

@@ -6,6 +6,7 @@
 
 #include "drivers/usbtpu/usbtpu_capabilities.h"
 #include "hal/op_check.h"
+#include "hal/plan.h"
 
 /* Program header offsets (docs/usbtpu-protocol.md). */
 enum {
@@ -30,7 +31,7 @@ enum { TR_DTYPE = 0, TR_RANK = 1, TR_REGION = 2, TR_DIMS = 4, TR_OFFSET = 28, TR
        TR_QCOUNT = 36, TR_QAXIS = 38, TR_QOFF = 40 };
 /* Layer record offsets. */
 enum { LR_OP = 0, LR_N_IN = 2, LR_N_OUT = 3, LR_INPUTS = 4, LR_OUTPUTS = 20, LR_PARAMS = 24,
-       LR_SOURCE = 56 };
+       LR_SOURCE = 56, LR_SEG_OFFSET = 60, LR_SEG_BYTES = 64 };
 
 #define ALIGN 64u
 static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) & ~(uint64_t)(ALIGN - 1); }
@@ -156,23 +157,113 @@ static bool in_partition(const int32_t *nodes, int n_nodes, int node) {
   return false;
 }
 
+/* Scratch of one lowering, per program tensor (index in first-use order). */
+typedef struct lowering {
+  int32_t *id;       /* graph tensor -> program tensor, -1 */
+  int32_t *tensors;  /* program tensor -> graph tensor */
+  int8_t *produced;  /* graph tensor produced inside the partition */
+  int32_t *first, *last; /* first and last layer using each program tensor */
+  int8_t *is_input, *is_output;
+  uint32_t *addr;    /* activation address or blob offset */
+  int32_t *segment;  /* per layer */
+  uint32_t *layer_end; /* per layer: blob end after the constants it uses first */
+  halo_plan_tensor *plan;
+} lowering;
+
+static void lowering_free(lowering *l) {
+  free(l->id), free(l->tensors), free(l->produced), free(l->first), free(l->last);
+  free(l->is_input), free(l->is_output), free(l->addr), free(l->segment), free(l->layer_end);
+  free(l->plan);
+}
+
+static char *bytes_text(uint64_t v, char *buf, size_t size) {
+  if (v >= (1u << 20))
+    snprintf(buf, size, "%.1f MiB", (double)v / (1u << 20));
+  else if (v >= 1024)
+    snprintf(buf, size, "%.1f KiB", (double)v / 1024);
+  else
+    snprintf(buf, size, "%llu bytes", (unsigned long long)v);
+  return buf;
+}
+
+/* Cuts the layers into parameter segments (docs/usbtpu-protocol.md §7):
+ * greedy, a new segment when the next layer's constants would overflow
+ * parameter memory. Constants are packed in first-use order, so each
+ * segment's constants are one contiguous range of the blob. */
+static halo_status cut_segments(const halo_graph *g, const int32_t *nodes, int n_nodes,
+                                lowering *l, int n_tensors, uint64_t param, uint64_t mem,
+                                usbtpu_program *out, halo_err *err) {
+  bool streamed = param > mem;
+  uint64_t start = 0;
+  int first_layer = 0, seg = 0;
+  out->max_segment_bytes = 0;
+  for (int i = 0; i < n_nodes; i++) {
+    uint64_t before = i ? l->layer_end[i - 1] : 0;
+    if (streamed && i > first_layer && l->layer_end[i] - start > mem) {
+      start = before;
+      first_layer = i;
+      seg++;
+    }
+    if (l->layer_end[i] - start > mem) {
+      const halo_node *n = &g->nodes[nodes[i]];
+      char a[32], b[32];
+      return halo_err_set(err, HALO_EUNSUPPORTED,
+                          "usbtpu program: operator %d (%s) needs %s of parameters, the device's "
+                          "parameter memory holds %s",
+                          (int)n->source_index, halo_op_name(n->op),
+                          bytes_text(l->layer_end[i] - before, a, sizeof a),
+                          bytes_text(mem, b, sizeof b));
+    }
+    l->segment[i] = seg;
+    if (l->layer_end[i] - start > out->max_segment_bytes)
+      out->max_segment_bytes = (size_t)(l->layer_end[i] - start);
+  }
+  out->n_segments = seg + 1;
+  /* Parameter memory holds one segment at a time: a constant read by layers
+   * of two segments would be gone for the second. */
+  for (int t = 0; t < n_tensors; t++) {
+    if (!halo_tensor_is_const(&g->tensors[l->tensors[t]])) continue;
+    if (l->segment[l->first[t]] != l->segment[l->last[t]])
+      return halo_err_set(err, HALO_EUNSUPPORTED,
+                          "usbtpu program: constant tensor '%s' is read by operators %d and %d, "
+                          "which fall in different parameter segments of a streamed program",
+                          g->tensors[l->tensors[t]].name ? g->tensors[l->tensors[t]].name : "",
+                          (int)g->nodes[nodes[l->first[t]]].source_index,
+                          (int)g->nodes[nodes[l->last[t]]].source_index);
+  }
+  return HALO_OK;
+}
+
 halo_status usbtpu_program_build(const halo_graph *g, const int32_t *nodes, int n_nodes,
                                  const usbtpu_caps *caps, usbtpu_program *out, halo_err *err) {
   memset(out, 0, sizeof *out);
   if (n_nodes < 1 || n_nodes > USBTPU_PROGRAM_MAX_LAYERS)
     return halo_err_set(err, HALO_EINVAL, "usbtpu program: %d layers (1..%d)", n_nodes,
                         USBTPU_PROGRAM_MAX_LAYERS);
-  /* Map graph tensors to program tensor ids, in first-use order. */
-  int32_t *id = malloc((size_t)g->n_tensors * sizeof *id);
-  int32_t *tensors = malloc((size_t)g->n_tensors * sizeof *tensors);
-  int8_t *produced = calloc((size_t)g->n_tensors, 1);
-  if (!id || !tensors || !produced) {
-    free(id), free(tensors), free(produced);
+  size_t nt = (size_t)g->n_tensors + 1;
+  lowering l = {
+      .id = malloc(nt * sizeof *l.id),
+      .tensors = malloc(nt * sizeof *l.tensors),
+      .produced = calloc(nt, 1),
+      .first = malloc(nt * sizeof *l.first),
+      .last = malloc(nt * sizeof *l.last),
+      .is_input = calloc(nt, 1),
+      .is_output = calloc(nt, 1),
+      .addr = calloc(nt, sizeof *l.addr),
+      .segment = calloc((size_t)n_nodes, sizeof *l.segment),
+      .layer_end = calloc((size_t)n_nodes, sizeof *l.layer_end),
+      .plan = calloc(nt, sizeof *l.plan),
+  };
+  if (!l.id || !l.tensors || !l.produced || !l.first || !l.last || !l.is_input || !l.is_output ||
+      !l.addr || !l.segment || !l.layer_end || !l.plan) {
+    lowering_free(&l);
     return halo_err_set(err, HALO_ENOMEM, "usbtpu program: out of memory");
   }
-  for (int t = 0; t < g->n_tensors; t++) id[t] = -1;
+  for (int t = 0; t < g->n_tensors; t++) l.id[t] = -1;
   int n_tensors = 0;
   halo_status st = HALO_OK;
+  /* Map graph tensors to program tensor ids, in first-use order, with the
+   * layers that use each. */
   for (int i = 0; i < n_nodes; i++) {
     const halo_node *n = &g->nodes[nodes[i]];
     if (usbtpu_op_from_halo(n->op) == USBTPU_OP_NONE || n->n_inputs > USBTPU_LAYER_MAX_INPUTS ||
@@ -183,68 +274,89 @@ halo_status usbtpu_program_build(const halo_graph *g, const int32_t *nodes, int 
     }
     for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {
       int32_t t = k < n->n_inputs ? n->inputs[k] : n->outputs[k - n->n_inputs];
-      if (t == HALO_NO_TENSOR || id[t] >= 0) continue;
-      if (n_tensors >= USBTPU_PROGRAM_MAX_TENSORS) {
-        st = halo_err_set(err, HALO_EUNSUPPORTED, "usbtpu program: more than %d tensors",
-                          USBTPU_PROGRAM_MAX_TENSORS);
-        goto done;
+      if (t == HALO_NO_TENSOR) continue;
+      if (l.id[t] < 0) {
+        if (n_tensors >= USBTPU_PROGRAM_MAX_TENSORS) {
+          st = halo_err_set(err, HALO_EUNSUPPORTED, "usbtpu program: more than %d tensors",
+                            USBTPU_PROGRAM_MAX_TENSORS);
+          goto done;
+        }
+        l.id[t] = n_tensors;
+        l.tensors[n_tensors] = t;
+        l.first[n_tensors++] = i;
       }
-      id[t] = n_tensors;
-      tensors[n_tensors++] = t;
+      l.last[l.id[t]] = i;
     }
-    for (int k = 0; k < n->n_outputs; k++) produced[n->outputs[k]] = 1;
+    for (int k = 0; k < n->n_outputs; k++) l.produced[n->outputs[k]] = 1;
   }
   /* Inputs: activations read but not produced here. Outputs: produced here
    * and graph outputs or read by a node outside the partition. */
   for (int i = 0; i < n_tensors; i++) {
-    int32_t t = tensors[i];
+    int32_t t = l.tensors[i];
     const halo_graph_tensor *gt = &g->tensors[t];
     if (halo_tensor_is_const(gt)) continue;
     bool is_out = false;
-    if (produced[t]) {
+    if (l.produced[t]) {
       for (int k = 0; k < g->n_outputs; k++) is_out |= g->outputs[k] == t;
       for (int ni = 0; ni < g->n_nodes && !is_out; ni++) {
         if (in_partition(nodes, n_nodes, ni)) continue;
         for (int k = 0; k < g->nodes[ni].n_inputs; k++) is_out |= g->nodes[ni].inputs[k] == t;
       }
     }
-    if ((!produced[t] && out->n_inputs >= USBTPU_PROGRAM_MAX_IO) ||
+    if ((!l.produced[t] && out->n_inputs >= USBTPU_PROGRAM_MAX_IO) ||
         (is_out && out->n_outputs >= USBTPU_PROGRAM_MAX_IO)) {
       st = halo_err_set(err, HALO_EUNSUPPORTED, "usbtpu program: more than %d inputs or outputs",
                         USBTPU_PROGRAM_MAX_IO);
       goto done;
     }
     uint32_t bytes = (uint32_t)halo_desc_bytes(&gt->desc);
-    if (!produced[t]) {
+    if (!l.produced[t]) {
+      l.is_input[i] = 1;
       out->input_tensor[out->n_inputs] = t;
       out->input_bytes[out->n_inputs++] = bytes;
     } else if (is_out) {
+      l.is_output[i] = 1;
       out->output_tensor[out->n_outputs] = t;
       out->output_bytes[out->n_outputs++] = bytes;
     }
   }
-  /* Sizes: quantization table, activation slots, parameter blob. */
-  size_t quant_size = 0;
-  uint64_t act = 0, param = 0;
+  /* Activation addresses: the host writes inputs before the first layer and
+   * reads outputs after the last, so both stay alive over the whole run.
+   * A layer's inputs and outputs are alive at that layer together, so the
+   * planner never overlaps them: the device needs no in-place rules. */
+  size_t quant_size = 0, act = 0;
+  uint64_t param = 0;
   for (int i = 0; i < n_tensors; i++) {
-    const halo_graph_tensor *gt = &g->tensors[tensors[i]];
+    const halo_graph_tensor *gt = &g->tensors[l.tensors[i]];
     quant_size += (size_t)gt->desc.quant.count * 8;
-    if (halo_tensor_is_const(gt))
+    if (halo_tensor_is_const(gt)) {
+      l.addr[i] = (uint32_t)param;
       param = align_up(param + gt->data_size);
-    else
-      act = align_up(act + halo_desc_bytes(&gt->desc));
+      if (param > UINT32_MAX) {
+        st = halo_err_set(err, HALO_EUNSUPPORTED, "usbtpu program: %llu parameter bytes",
+                          (unsigned long long)param);
+        goto done;
+      }
+      l.layer_end[l.first[i]] = (uint32_t)param;
+    } else {
+      l.plan[i] = (halo_plan_tensor){halo_desc_bytes(&gt->desc), l.is_input[i] ? 0 : l.first[i],
+                                     l.is_output[i] ? n_nodes : l.last[i], 0};
+    }
   }
+  for (int i = 0; i < n_nodes; i++)
+    if (l.layer_end[i] == 0 && i > 0) l.layer_end[i] = l.layer_end[i - 1];
+  if ((st = halo_plan_offsets(l.plan, n_tensors, ALIGN, &act, err)) != HALO_OK) goto done;
   if (act > caps->act_mem_bytes) {
     st = halo_err_set(err, HALO_EUNSUPPORTED,
                       "usbtpu program: activations need %llu bytes, the device has %llu",
                       (unsigned long long)act, (unsigned long long)caps->act_mem_bytes);
     goto done;
   }
-  if (param > UINT32_MAX) {
-    st = halo_err_set(err, HALO_EUNSUPPORTED, "usbtpu program: %llu parameter bytes",
-                      (unsigned long long)param);
-    goto done;
-  }
+  for (int i = 0; i < n_tensors; i++)
+    if (!halo_tensor_is_const(&g->tensors[l.tensors[i]])) l.addr[i] = (uint32_t)l.plan[i].offset;
+  st = cut_segments(g, nodes, n_nodes, &l, n_tensors, param, caps->param_mem_bytes, out, err);
+  if (st != HALO_OK) goto done;
+
   size_t tensors_off = USBTPU_PROGRAM_HEADER_SIZE;
   size_t layers_off = tensors_off + (size_t)n_tensors * USBTPU_TENSOR_RECORD_SIZE;
   size_t io_off = layers_off + (size_t)n_nodes * USBTPU_LAYER_RECORD_SIZE;
@@ -258,7 +370,7 @@ halo_status usbtpu_program_build(const halo_graph *g, const int32_t *nodes, int 
   }
   out->size = size;
   out->param_size = (size_t)param;
-  out->act_bytes = (size_t)act;
+  out->act_bytes = act;
   out->streamed = param > caps->param_mem_bytes;
   uint8_t *b = out->bytes;
   usbtpu_put32(b + PG_MAGIC, USBTPU_PROGRAM_MAGIC);
@@ -275,26 +387,22 @@ halo_status usbtpu_program_build(const halo_graph *g, const int32_t *nodes, int 
   usbtpu_put32(b + PG_QUANT_SIZE, (uint32_t)quant_size);
   usbtpu_put32(b + PG_PARAM_BYTES, (uint32_t)param);
   usbtpu_put32(b + PG_ACT_BYTES, (uint32_t)act);
-  act = param = 0;
   size_t q = 0;
   for (int i = 0; i < n_tensors; i++) {
-    const halo_graph_tensor *gt = &g->tensors[tensors[i]];
+    const halo_graph_tensor *gt = &g->tensors[l.tensors[i]];
     const halo_tensor_desc *d = &gt->desc;
     uint8_t *r = b + tensors_off + (size_t)i * USBTPU_TENSOR_RECORD_SIZE;
     r[TR_DTYPE] = (uint8_t)usbtpu_dtype_from_halo(d->dtype);
     r[TR_RANK] = (uint8_t)d->rank;
     for (int k = 0; k < d->rank; k++) usbtpu_put32(r + TR_DIMS + 4 * k, (uint32_t)d->dims[k]);
+    usbtpu_put32(r + TR_OFFSET, l.addr[i]);
     if (halo_tensor_is_const(gt)) {
       r[TR_REGION] = USBTPU_REGION_PARAM;
-      usbtpu_put32(r + TR_OFFSET, (uint32_t)param);
       usbtpu_put32(r + TR_BYTES, (uint32_t)gt->data_size);
-      memcpy(out->params + param, gt->data, gt->data_size);
-      param = align_up(param + gt->data_size);
+      memcpy(out->params + l.addr[i], gt->data, gt->data_size);
     } else {
       r[TR_REGION] = USBTPU_REGION_ACT;
-      usbtpu_put32(r + TR_OFFSET, (uint32_t)act);
       usbtpu_put32(r + TR_BYTES, (uint32_t)halo_desc_bytes(d));
-      act = align_up(act + halo_desc_bytes(d));
     }
     usbtpu_put16(r + TR_QCOUNT, (uint16_t)d->quant.count);
     usbtpu_put16(r + TR_QAXIS, (uint16_t)d->quant.axis);
@@ -306,7 +414,7 @@ halo_status usbtpu_program_build(const halo_graph *g, const int32_t *nodes, int 
     }
     q += (size_t)d->quant.count * 8;
   }
-  for (int i = 0; i < n_nodes; i++) {
+  for (int i = 0, seg_first = 0; i < n_nodes; i++) {
     const halo_node *n = &g->nodes[nodes[i]];
     uint8_t *r = b + layers_off + (size_t)i * USBTPU_LAYER_RECORD_SIZE;
     usbtpu_put16(r + LR_OP, (uint16_t)usbtpu_op_from_halo(n->op));
@@ -314,26 +422,32 @@ halo_status usbtpu_program_build(const halo_graph *g, const int32_t *nodes, int 
     r[LR_N_OUT] = (uint8_t)n->n_outputs;
     for (int k = 0; k < USBTPU_LAYER_MAX_INPUTS; k++)
       usbtpu_put16(r + LR_INPUTS + 2 * k,
-                   k < n->n_inputs && n->inputs[k] != HALO_NO_TENSOR ? (uint16_t)id[n->inputs[k]]
+                   k < n->n_inputs && n->inputs[k] != HALO_NO_TENSOR ? (uint16_t)l.id[n->inputs[k]]
                                                                      : USBTPU_NO_TENSOR);
     for (int k = 0; k < USBTPU_LAYER_MAX_OUTPUTS; k++)
       usbtpu_put16(r + LR_OUTPUTS + 2 * k,
-                   k < n->n_outputs ? (uint16_t)id[n->outputs[k]] : USBTPU_NO_TENSOR);
+                   k < n->n_outputs ? (uint16_t)l.id[n->outputs[k]] : USBTPU_NO_TENSOR);
     encode_params(n, r + LR_PARAMS);
     usbtpu_put32(r + LR_SOURCE, (uint32_t)n->source_index);
+    /* The segment's blob range: from the end of the previous segment's
+     * constants to the end of its last layer's. */
+    if (i > 0 && l.segment[i] != l.segment[i - 1]) seg_first = i;
+    int seg_last = i;
+    while (seg_last + 1 < n_nodes && l.segment[seg_last + 1] == l.segment[i]) seg_last++;
+    uint32_t seg_start = seg_first ? l.layer_end[seg_first - 1] : 0;
+    usbtpu_put32(r + LR_SEG_OFFSET, seg_start);
+    usbtpu_put32(r + LR_SEG_BYTES, l.layer_end[seg_last] - seg_start);
   }
   for (int i = 0; i < out->n_inputs; i++)
-    usbtpu_put32(b + io_off + 4 * (size_t)i, (uint32_t)id[out->input_tensor[i]]);
+    usbtpu_put32(b + io_off + 4 * (size_t)i, (uint32_t)l.id[out->input_tensor[i]]);
   for (int i = 0; i < out->n_outputs; i++)
-    usbtpu_put32(b + io_off + 4 * (size_t)(out->n_inputs + i), (uint32_t)id[out->output_tensor[i]]);
+    usbtpu_put32(b + io_off + 4 * (size_t)(out->n_inputs + i), (uint32_t)l.id[out->output_tensor[i]]);
   uint64_t h = fnv1a(0xcbf29ce484222325ull, out->bytes, out->size);
   h = fnv1a(h, out->params, out->param_size);
   out->token = h ? h : 1;
   usbtpu_put64(b + PG_TOKEN, out->token);
 done:
-  free(id);
-  free(tensors);
-  free(produced);
+  lowering_free(&l);
   if (st != HALO_OK) usbtpu_program_free(out);
   return st;
 }
@@ -426,12 +540,14 @@ halo_status usbtpu_program_parse_header(const uint8_t *b, size_t size, uint64_t 
 
 halo_status usbtpu_program_decode(const uint8_t *b, size_t size, const uint8_t *param_mem,
                                   uint64_t param_mem_size, uint64_t act_mem_size,
-                                  halo_graph **out, const uint32_t **act_offset, halo_err *err) {
+                                  halo_graph **out, usbtpu_program_layout *layout, halo_err *err) {
   *out = NULL;
+  memset(layout, 0, sizeof *layout);
   usbtpu_program_header h;
   halo_status st = usbtpu_program_parse_header(b, size, act_mem_size, param_mem_size, &h, err);
   if (st != HALO_OK) return st;
-  if (h.param_bytes > param_mem_size)
+  bool streamed = h.flags & USBTPU_PROGRAM_STREAMED;
+  if (!streamed && h.param_bytes > param_mem_size)
     return bad(err, PG_PARAM_BYTES, "param_bytes", "%llu exceed the parameter buffer",
                h.param_bytes);
   halo_graph *g = NULL;
@@ -443,7 +559,12 @@ halo_status usbtpu_program_decode(const uint8_t *b, size_t size, const uint8_t *
   g->inputs = halo_graph_alloc(g, h.n_inputs * sizeof *g->inputs);
   g->outputs = halo_graph_alloc(g, h.n_outputs * sizeof *g->outputs);
   uint32_t *addr = halo_graph_alloc(g, h.n_tensors * sizeof *addr);
-  if (!g->tensors || !g->nodes || !g->inputs || !g->outputs || !addr) goto oom;
+  /* Per parameter tensor: 1 + the segment of the layers reading it. */
+  uint32_t *tseg = halo_graph_alloc(g, h.n_tensors * sizeof *tseg);
+  usbtpu_program_segment *segs = halo_graph_alloc(g, h.n_layers * sizeof *segs);
+  if (!g->tensors || !g->nodes || !g->inputs || !g->outputs || !addr || !tseg || !segs) goto oom;
+  memset(tseg, 0, h.n_tensors * sizeof *tseg);
+  uint32_t n_segs = 0;
   g->n_tensors = (int)h.n_tensors;
   for (uint32_t i = 0; i < h.n_tensors; i++) {
     size_t off = t_off + i * USBTPU_TENSOR_RECORD_SIZE;
@@ -477,10 +598,9 @@ halo_status usbtpu_program_decode(const uint8_t *b, size_t size, const uint8_t *
       goto fail;
     }
     addr[i] = usbtpu_get32(r + TR_OFFSET);
-    if (r[TR_REGION] == USBTPU_REGION_PARAM) {
-      t->data = param_mem + addr[i];
-      t->data_size = (size_t)bytes;
-    }
+    /* Parameter tensors point into parameter memory once their segment is
+     * known (below). */
+    if (r[TR_REGION] == USBTPU_REGION_PARAM) t->data_size = (size_t)bytes;
     uint32_t qc = usbtpu_get16(r + TR_QCOUNT);
     if (qc) {
       const uint8_t *q = b + q_off + usbtpu_get32(r + TR_QOFF);
@@ -539,6 +659,60 @@ halo_status usbtpu_program_decode(const uint8_t *b, size_t size, const uint8_t *
       st = bad(err, off + LR_PARAMS, "layer params", "padding or activation out of range%.0llu", 0);
       goto fail;
     }
+    /* Parameter segments: consecutive layers with the same blob range; the
+     * ranges follow each other from 0 to param_bytes, each fits parameter
+     * memory, and a layer reads only constants inside its own. */
+    uint32_t so = usbtpu_get32(r + LR_SEG_OFFSET), sb = usbtpu_get32(r + LR_SEG_BYTES);
+    if (!n_segs || so != segs[n_segs - 1].param_offset || sb != segs[n_segs - 1].param_bytes) {
+      uint32_t expect = n_segs ? segs[n_segs - 1].param_offset + segs[n_segs - 1].param_bytes : 0;
+      if (so != expect) {
+        st = bad(err, off + LR_SEG_OFFSET, "layer segment offset",
+                 "%llu: segments must follow each other from 0", so);
+        goto fail;
+      }
+      if (!range_ok(so, sb, h.param_bytes) || sb > param_mem_size) {
+        st = bad(err, off + LR_SEG_BYTES, "layer segment bytes",
+                 "%llu: outside the blob or larger than parameter memory", sb);
+        goto fail;
+      }
+      segs[n_segs++] = (usbtpu_program_segment){i, 0, so, sb};
+    }
+    segs[n_segs - 1].n_layers++;
+    for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {
+      int32_t t = k < n->n_inputs ? ins[k] : outs[k - n->n_inputs];
+      if (t == HALO_NO_TENSOR) continue;
+      const uint8_t *tr = b + t_off + (size_t)t * USBTPU_TENSOR_RECORD_SIZE;
+      if (tr[TR_REGION] != USBTPU_REGION_PARAM) continue;
+      if (k >= n->n_inputs) {
+        st = bad(err, off + LR_OUTPUTS, "layer output", "%llu: a parameter tensor", (unsigned)t);
+        goto fail;
+      }
+      if (addr[t] < so || !range_ok(addr[t] - so, g->tensors[t].data_size, sb)) {
+        st = bad(err, off + LR_INPUTS + 2 * (size_t)k, "layer input",
+                 "%llu: a constant outside the layer's parameter segment", (unsigned)t);
+        goto fail;
+      }
+      tseg[t] = n_segs;
+    }
+  }
+  if (!n_segs || segs[n_segs - 1].param_offset + segs[n_segs - 1].param_bytes != h.param_bytes ||
+      (!streamed && n_segs != 1)) {
+    st = bad(err, PG_PARAM_BYTES, "param_bytes",
+             "%llu: the layers' parameter segments do not cover the blob (a cached program has "
+             "one)", h.param_bytes);
+    goto fail;
+  }
+  for (uint32_t i = 0; i < h.n_tensors; i++) {
+    const uint8_t *tr = b + t_off + (size_t)i * USBTPU_TENSOR_RECORD_SIZE;
+    if (tr[TR_REGION] != USBTPU_REGION_PARAM) continue;
+    if (!tseg[i]) {
+      st = bad(err, t_off + (size_t)i * USBTPU_TENSOR_RECORD_SIZE, "tensor region",
+               "parameter tensor %llu that no layer reads", i);
+      goto fail;
+    }
+    /* Cached: the whole blob is resident, blob offset = address. Streamed:
+     * parameter memory holds the tensor's segment from address 0. */
+    g->tensors[i].data = param_mem + addr[i] - (streamed ? segs[tseg[i] - 1].param_offset : 0);
   }
   g->n_inputs = (int)h.n_inputs;
   g->n_outputs = (int)h.n_outputs;
@@ -550,10 +724,10 @@ halo_status usbtpu_program_decode(const uint8_t *b, size_t size, const uint8_t *
       g->outputs[i - h.n_inputs] = t;
   }
   if ((st = halo_graph_check_structure(g, err)) != HALO_OK) goto fail;
-  for (int i = 0; i < g->n_nodes; i++)
+  for (int i = 0; i < g->n_nodes && !streamed; i++)
     if ((st = halo_node_validate(g, i, err)) != HALO_OK) goto fail;
   *out = g;
-  if (act_offset) *act_offset = addr;
+  *layout = (usbtpu_program_layout){addr, segs, (int)n_segs, streamed};
   return HALO_OK;
 oom:
   st = halo_err_set(err, HALO_ENOMEM, "program: out of memory");

@@ -26,7 +26,9 @@ typedef struct usbtpu_program {
   size_t param_size;
   uint64_t token;      /* parameter cache token (never 0) */
   bool streamed;       /* params exceed parameter memory: sent with every run */
-  size_t act_bytes;    /* activation memory used */
+  int n_segments;      /* parameter segments (1 unless streamed) */
+  size_t max_segment_bytes; /* the largest segment: what parameter memory must hold */
+  size_t act_bytes;    /* activation memory used (addresses reused, hal/plan.h) */
   int n_inputs, n_outputs;
   int32_t input_tensor[USBTPU_PROGRAM_MAX_IO];   /* graph tensor of program input i */
   int32_t output_tensor[USBTPU_PROGRAM_MAX_IO];
@@ -35,12 +37,18 @@ typedef struct usbtpu_program {
 } usbtpu_program;
 
 /* Lowers nodes[0..n_nodes) of `graph` (execution order, every node
- * supported by `caps`) into a program. Activations get their own 64-byte
- * aligned slots (no reuse yet); constants are packed 64-byte aligned into
- * the parameter blob. Program inputs are the activations the partition
- * reads but does not produce; outputs those it produces that are graph
- * outputs or read outside it. HALO_EUNSUPPORTED when the activations do not
- * fit activation memory or a node has no protocol op. Free with
+ * supported by `caps`) into a program. Activations share activation memory
+ * through the memory planner (hal/plan.h: lifetimes in layer order, program
+ * inputs alive from the start, outputs to the end), 64-byte aligned;
+ * constants are packed 64-byte aligned into the parameter blob in layer
+ * order. When the blob exceeds parameter memory the program is streamed:
+ * its layers are cut into parameter segments, runs of consecutive layers
+ * whose constants fit parameter memory together (docs/usbtpu-protocol.md
+ * §7). Program inputs are the activations the partition reads but does not
+ * produce; outputs those it produces that are graph outputs or read outside
+ * it. HALO_EUNSUPPORTED (naming bytes needed and available) when the
+ * activations do not fit activation memory, one layer's constants do not
+ * fit parameter memory, or a node has no protocol op. Free with
  * usbtpu_program_free. */
 halo_status usbtpu_program_build(const halo_graph *graph, const int32_t *nodes, int n_nodes,
                                  const usbtpu_caps *caps, usbtpu_program *out, halo_err *err);
@@ -65,14 +73,35 @@ halo_status usbtpu_program_parse_header(const uint8_t *bytes, size_t size, uint6
                                         uint64_t param_mem_size, usbtpu_program_header *out,
                                         halo_err *err);
 
-/* Rebuilds the graph: constants point into param_mem (param_mem_size bytes,
- * kept alive by the caller while the graph lives), graph inputs/outputs are
- * the program's. The graph is checked (structure, halo_node_validate) so
- * the CPU kernels can run it. *out is freed with halo_graph_destroy.
- * act_offset[t] receives each tensor's activation address (array of
- * n_tensors entries, allocated in the graph's arena). */
+/* A parameter segment: layers [first_layer, first_layer + n_layers) read
+ * only constants in bytes [param_offset, param_offset + param_bytes) of the
+ * blob. A cached program has one segment, the whole blob. */
+typedef struct usbtpu_program_segment {
+  uint32_t first_layer, n_layers;
+  uint32_t param_offset, param_bytes;
+} usbtpu_program_segment;
+
+/* Where a decoded program's tensors live (arrays in the graph's arena). */
+typedef struct usbtpu_program_layout {
+  const uint32_t *act_offset; /* n_tensors entries: activation address of each tensor */
+  const usbtpu_program_segment *segments;
+  int n_segments;
+  bool streamed;
+} usbtpu_program_layout;
+
+/* Rebuilds the graph: constants point into param_mem (the device's
+ * parameter memory, param_mem_size bytes, kept alive by the caller while
+ * the graph lives): at their blob offset for a cached program, at their
+ * offset inside their segment for a streamed one (parameter memory holds
+ * one segment at a time). Graph inputs/outputs are the program's. Every
+ * record is checked, the structure too, and each layer's constants must lie
+ * inside its segment. Layers are checked with halo_node_validate (so the
+ * CPU kernels can run them) only for a cached program: a streamed one's
+ * constants are not in parameter memory yet, so the caller validates each
+ * segment's layers once its parameters have arrived. *out is freed with
+ * halo_graph_destroy. */
 halo_status usbtpu_program_decode(const uint8_t *bytes, size_t size, const uint8_t *param_mem,
                                   uint64_t param_mem_size, uint64_t act_mem_size,
-                                  halo_graph **out, const uint32_t **act_offset, halo_err *err);
+                                  halo_graph **out, usbtpu_program_layout *layout, halo_err *err);
 
 #endif

@@ -11,7 +11,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ---- USB identity (placeholders: not assigned by the USB-IF) ------------- */
+/* ---- USB identity (placeholders: not assigned by the USB-IF) -------------
+ * The built-in entry of the driver's ID table (usbtpu_usb.h); more
+ * identities come from $HALO_USBTPU_IDS. tools/udev/60-halo-usbtpu.rules
+ * names these IDs too: the two must agree (tests/test_usbtpu_usb_ids.c). */
 #define USBTPU_VID 0x7A70u
 #define USBTPU_PID_BOOT 0x0B00u /* DFU 1.1 mode, before firmware */
 #define USBTPU_PID_APP 0x0A00u  /* application mode, after firmware */
@@ -98,7 +101,7 @@ enum usbtpu_csr {
   USBTPU_CSR_PARAM_BYTES = 0x0028,   /* RO 32: parameter bytes held in the cache */
   USBTPU_CSR_ERROR_CODE = 0x0030,    /* RO 32: last USBTPU_ERR_*, 0: none */
   USBTPU_CSR_ERROR_SEQ = 0x0034,     /* RO 32: sequence of the frame at fault */
-  USBTPU_CSR_ERROR_COUNT = 0x0038,   /* RO 32: errors since reset */
+  USBTPU_CSR_ERROR_COUNT = 0x0038,   /* RO 32: errors since boot (a soft reset keeps it) */
   USBTPU_CSR_RESET = 0x0040,         /* WO 32: USBTPU_RESET_* */
   USBTPU_CSR_CYCLES_LAST = 0x0048,   /* RO 64: device cycles of the last run */
   USBTPU_CSR_TEMPERATURE = 0x0050,   /* RO 32: milli-degrees Celsius */
@@ -144,7 +147,8 @@ enum usbtpu_tag {
 
 /* ---- program ---------------------------------------------------------------- */
 #define USBTPU_PROGRAM_MAGIC 0x47505448u /* "HTPG" */
-#define USBTPU_PROGRAM_VERSION 1u
+/* 2: layer records name their parameter segment (streamed programs). */
+#define USBTPU_PROGRAM_VERSION 2u
 #define USBTPU_PROGRAM_HEADER_SIZE 64u
 #define USBTPU_TENSOR_RECORD_SIZE 48u
 #define USBTPU_LAYER_RECORD_SIZE 96u

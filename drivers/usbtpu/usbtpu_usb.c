@@ -1,6 +1,7 @@
 /* libusb transport of the USB accelerator: see usbtpu_usb.h. */
 #include "drivers/usbtpu/usbtpu_usb.h"
 
+#include <ctype.h>
 #include <libusb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +10,28 @@
 
 #include "drivers/usbtpu/usbtpu_protocol.h"
 
+/* Set by the build (drivers/usbtpu/usbtpu.mk); these fallbacks keep a
+ * build without them honest about where the rule would be. */
+#ifndef USBTPU_UDEV_RULES_INSTALLED
+#define USBTPU_UDEV_RULES_INSTALLED "/usr/local/lib/udev/rules.d/" USBTPU_UDEV_RULES_NAME
+#endif
+#ifndef USBTPU_UDEV_RULES_SOURCE
+#define USBTPU_UDEV_RULES_SOURCE "tools/udev/" USBTPU_UDEV_RULES_NAME
+#endif
+
 #define MAX_PORTS 8
+/* How long reopen waits for a hotplug event before scanning the bus again
+ * anyway (an event can be missed; without hotplug support it is the poll
+ * interval). */
+#define REOPEN_RESCAN_MS 10
 
 struct usbtpu_usb {
   libusb_context *ctx;
   libusb_device_handle *handle; /* NULL once closed or gone */
   unsigned timeout_ms;
+  usbtpu_usb_id id; /* the ID table entry the device matched */
   uint16_t pid;
+  usbtpu_usb_mode mode;
   uint8_t bus;
   uint8_t ports[MAX_PORTS];
   int n_ports;
@@ -25,12 +41,169 @@ struct usbtpu_usb {
   char name[96];
 };
 
+const char *usbtpu_usb_udev_rules_installed(void) { return USBTPU_UDEV_RULES_INSTALLED; }
+const char *usbtpu_usb_udev_rules_source(void) { return USBTPU_UDEV_RULES_SOURCE; }
+
+/* ---- the ID table ----------------------------------------------------------- */
+
+/* One hex field of 1..4 digits at *p, ended by `stop` or the entry's end. */
+static bool parse_hex16(const char **p, const char *end, uint16_t *out) {
+  unsigned v = 0;
+  int digits = 0;
+  while (*p < end && isxdigit((unsigned char)**p)) {
+    if (++digits > 4) return false;
+    char c = (char)tolower((unsigned char)**p);
+    v = v * 16u + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+    (*p)++;
+  }
+  *out = (uint16_t)v;
+  return digits > 0;
+}
+
+/* One entry text[0..len): "vvvv:bbbb:aaaa" with optional spaces around. */
+static bool parse_entry(const char *text, size_t len, usbtpu_usb_id *id) {
+  const char *p = text, *end = text + len;
+  while (p < end && (*p == ' ' || *p == '\t')) p++;
+  while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
+  uint16_t f[3];
+  for (int i = 0; i < 3; i++) {
+    if (!parse_hex16(&p, end, &f[i])) return false;
+    if (i < 2) {
+      if (p >= end || *p != ':') return false;
+      p++;
+    }
+  }
+  if (p != end || f[0] == 0 || f[1] == f[2]) return false;
+  *id = (usbtpu_usb_id){f[0], f[1], f[2]};
+  return true;
+}
+
+halo_status usbtpu_usb_ids_parse(const char *text, usbtpu_usb_id *out, int max, int *count,
+                                 halo_err *err) {
+  *count = 0;
+  if (!text) return HALO_OK;
+  const char *q = text;
+  while (*q == ' ' || *q == '\t') q++;
+  if (!*q) return HALO_OK;
+  int index = 0, bad = 0, too_many = 0;
+  char first_bad[48] = "";
+  int first_bad_index = 0;
+  for (const char *p = text;; index++) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    usbtpu_usb_id id;
+    if (!parse_entry(p, len, &id)) {
+      if (bad++ == 0) {
+        first_bad_index = index + 1;
+        snprintf(first_bad, sizeof first_bad, "%.*s", len > 40 ? 40 : (int)len, p);
+      }
+    } else if (*count < max) {
+      out[(*count)++] = id;
+    } else {
+      too_many++;
+    }
+    if (!comma) break;
+    p = comma + 1;
+  }
+  if (bad)
+    return halo_err_set(err, HALO_EINVAL,
+                        "%s entry %d '%s' is not vvvv:bbbb:aaaa (vendor, boot PID, application "
+                        "PID in hex, vendor non-zero, the PIDs different); %d of %d entr%s "
+                        "left out",
+                        USBTPU_USB_IDS_ENV, first_bad_index, first_bad, bad + too_many,
+                        index + 1, index ? "ies" : "y");
+  if (too_many)
+    return halo_err_set(err, HALO_EINVAL, "%s: %d entries over the table's %d left out",
+                        USBTPU_USB_IDS_ENV, too_many, max);
+  return HALO_OK;
+}
+
+int usbtpu_usb_id_table(usbtpu_usb_id *out, int max, halo_err *env_err) {
+  if (env_err) halo_err_clear(env_err);
+  if (max < 1) return 0;
+  out[0] = (usbtpu_usb_id){USBTPU_VID, USBTPU_PID_BOOT, USBTPU_PID_APP};
+  usbtpu_usb_id extra[USBTPU_USB_IDS_MAX];
+  int n_extra = 0;
+  (void)usbtpu_usb_ids_parse(getenv(USBTPU_USB_IDS_ENV), extra, USBTPU_USB_IDS_MAX, &n_extra,
+                             env_err);
+  int n = 1;
+  for (int i = 0; i < n_extra && n < max; i++) {
+    bool dup = false;
+    for (int k = 0; k < n; k++) dup |= memcmp(&out[k], &extra[i], sizeof extra[i]) == 0;
+    if (!dup) out[n++] = extra[i];
+  }
+  return n;
+}
+
+/* The table entry a device descriptor matches, in which mode; NULL when it
+ * is no accelerator. */
+static const usbtpu_usb_id *match_id(const usbtpu_usb_id *ids, int n,
+                                     const struct libusb_device_descriptor *desc,
+                                     usbtpu_usb_mode *mode) {
+  for (int i = 0; i < n; i++) {
+    if (desc->idVendor != ids[i].vid) continue;
+    if (desc->idProduct == ids[i].pid_boot) {
+      *mode = USBTPU_USB_BOOT;
+      return &ids[i];
+    }
+    if (desc->idProduct == ids[i].pid_app) {
+      *mode = USBTPU_USB_APP;
+      return &ids[i];
+    }
+  }
+  return NULL;
+}
+
+static const char *mode_name(usbtpu_usb_mode mode) {
+  return mode == USBTPU_USB_BOOT ? "boot" : "application";
+}
+
+/* "7a70:0b00, 1234:0001": the table's IDs of one mode. */
+static void format_ids(const usbtpu_usb_id *ids, int n, usbtpu_usb_mode mode, char *buf,
+                       size_t size) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int i = 0; i < n && len < size; i++) {
+    int w = snprintf(buf + len, size - len, "%s%04x:%04x", i ? ", " : "", ids[i].vid,
+                     mode == USBTPU_USB_BOOT ? ids[i].pid_boot : ids[i].pid_app);
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static void node_path(libusb_device *dev, char *buf, size_t size) {
+  snprintf(buf, size, "/dev/bus/usb/%03u/%03u", libusb_get_bus_number(dev),
+           libusb_get_device_address(dev));
+}
+
+static halo_status no_permission(halo_err *err, libusb_device *dev, uint16_t vid, uint16_t pid) {
+  char node[32];
+  node_path(dev, node, sizeof node);
+  return halo_err_set(err, HALO_EDEVICE,
+                      "usbtpu %04x:%04x: no permission to open %s; install the udev rule "
+                      "tools/udev/" USBTPU_UDEV_RULES_NAME " (`make install` copies it to %s): sudo cp it to "
+                      "/etc/udev/rules.d/ && sudo udevadm control --reload && sudo udevadm "
+                      "trigger, then replug ('halo doctor' checks this)",
+                      vid, pid, node, USBTPU_UDEV_RULES_INSTALLED);
+}
+
 static void set_name(usbtpu_usb *d) {
   int n = snprintf(d->name, sizeof d->name, "usbtpu %u-", d->bus);
   for (int i = 0; i < d->n_ports && n > 0 && (size_t)n < sizeof d->name; i++)
     n += snprintf(d->name + n, sizeof d->name - (size_t)n, i ? ".%u" : "%u", d->ports[i]);
   if (n > 0 && (size_t)n < sizeof d->name)
     snprintf(d->name + n, sizeof d->name - (size_t)n, " %s", d->serial[0] ? d->serial : "(no serial)");
+}
+
+/* "1-2.3": bus and port path. */
+static void port_path(libusb_device *dev, char *buf, size_t size) {
+  uint8_t ports[MAX_PORTS];
+  int np = libusb_get_port_numbers(dev, ports, MAX_PORTS);
+  int n = snprintf(buf, size, "%u-", libusb_get_bus_number(dev));
+  for (int i = 0; i < np && n > 0 && (size_t)n < size; i++)
+    n += snprintf(buf + n, size - (size_t)n, i ? ".%u" : "%u", ports[i]);
 }
 
 /* Reads the serial of an open handle into buf ("" when it has none). */
@@ -54,27 +227,34 @@ static bool same_port(const usbtpu_usb *d, libusb_device *dev) {
 }
 
 /* Scans the bus once. *found: a matching device was opened and claimed
- * (HALO_OK); otherwise the status says why not (access, claim). When
- * `port_of` is set only that device's bus and port are considered. */
-static halo_status try_open(usbtpu_usb *d, uint16_t pid, const char *serial, bool match_port,
-                            bool *found, halo_err *err) {
+ * (HALO_OK); a failed claim is the status. A matching device whose node this
+ * process may not open leaves the reason in *denied (code HALO_OK when there
+ * was none): right after a re-enumeration udev may not have applied its
+ * rule yet, so callers decide whether that is final. When `match_port` is
+ * set only the bus and port of d are considered. */
+static halo_status try_open(usbtpu_usb *d, usbtpu_usb_mode mode, const char *serial,
+                            bool match_port, bool *found, halo_err *denied, halo_err *err) {
   *found = false;
+  usbtpu_usb_id ids[USBTPU_USB_IDS_MAX];
+  int n_ids = usbtpu_usb_id_table(ids, USBTPU_USB_IDS_MAX, NULL);
   libusb_device **list = NULL;
   ssize_t n = libusb_get_device_list(d->ctx, &list);
   if (n < 0)
     return halo_err_set(err, HALO_EDEVICE, "usbtpu: listing USB devices: %s",
                         libusb_strerror((int)n));
   halo_status st = HALO_OK;
-  bool denied = false;
+  halo_err_clear(denied);
   for (ssize_t i = 0; i < n && !*found; i++) {
     struct libusb_device_descriptor desc;
     if (libusb_get_device_descriptor(list[i], &desc) != 0) continue;
-    if (desc.idVendor != USBTPU_VID || desc.idProduct != pid) continue;
+    usbtpu_usb_mode dev_mode;
+    const usbtpu_usb_id *id = match_id(ids, n_ids, &desc, &dev_mode);
+    if (!id || dev_mode != mode) continue;
     if (match_port && !same_port(d, list[i])) continue;
     libusb_device_handle *h = NULL;
     int r = libusb_open(list[i], &h);
     if (r == LIBUSB_ERROR_ACCESS) {
-      denied = true;
+      if (denied->code == HALO_OK) no_permission(denied, list[i], desc.idVendor, desc.idProduct);
       continue;
     }
     if (r != 0) continue; /* gone meanwhile, or busy */
@@ -85,7 +265,9 @@ static halo_status try_open(usbtpu_usb *d, uint16_t pid, const char *serial, boo
       continue;
     }
     d->handle = h;
-    d->pid = pid;
+    d->id = *id;
+    d->pid = desc.idProduct;
+    d->mode = mode;
     d->bus = libusb_get_bus_number(list[i]);
     int np = libusb_get_port_numbers(list[i], d->ports, MAX_PORTS);
     d->n_ports = np < 0 ? 0 : np;
@@ -102,15 +284,10 @@ static halo_status try_open(usbtpu_usb *d, uint16_t pid, const char *serial, boo
     *found = true;
   }
   libusb_free_device_list(list, 1);
-  if (!*found && st == HALO_OK && denied)
-    st = halo_err_set(err, HALO_EDEVICE,
-                      "usbtpu %04x:%04x: no permission to open the USB device node; install "
-                      "the udev rules from tools/udev/ (or run as a user in the plugdev group)",
-                      USBTPU_VID, pid);
   return st;
 }
 
-halo_status usbtpu_usb_open(uint16_t pid, const char *serial, unsigned timeout_ms,
+halo_status usbtpu_usb_open(usbtpu_usb_mode mode, const char *serial, unsigned timeout_ms,
                             usbtpu_usb **out, halo_err *err) {
   *out = NULL;
   usbtpu_usb *d = calloc(1, sizeof *d);
@@ -122,11 +299,20 @@ halo_status usbtpu_usb_open(uint16_t pid, const char *serial, unsigned timeout_m
     return halo_err_set(err, HALO_EDEVICE, "usbtpu: libusb_init: %s", libusb_strerror(r));
   }
   bool found;
-  halo_status st = try_open(d, pid, serial, false, &found, err);
-  if (st == HALO_OK && !found)
-    st = halo_err_set(err, HALO_ENOTFOUND, "usbtpu: no device %04x:%04x (%s mode)%s%s plugged in",
-                      USBTPU_VID, pid, pid == USBTPU_PID_BOOT ? "boot" : "application",
-                      serial ? " with serial " : "", serial ? serial : "");
+  halo_err denied;
+  halo_status st = try_open(d, mode, serial, false, &found, &denied, err);
+  if (st == HALO_OK && !found && denied.code != HALO_OK) {
+    if (err) *err = denied;
+    st = denied.code;
+  } else if (st == HALO_OK && !found) {
+    usbtpu_usb_id ids[USBTPU_USB_IDS_MAX];
+    int n_ids = usbtpu_usb_id_table(ids, USBTPU_USB_IDS_MAX, NULL);
+    char which[160];
+    format_ids(ids, n_ids, mode, which, sizeof which);
+    st = halo_err_set(err, HALO_ENOTFOUND, "usbtpu: no device in %s mode (%s)%s%s plugged in",
+                      mode_name(mode), which, serial ? " with serial " : "",
+                      serial ? serial : "");
+  }
   if (st != HALO_OK) {
     usbtpu_usb_close(d);
     return st;
@@ -135,9 +321,11 @@ halo_status usbtpu_usb_open(uint16_t pid, const char *serial, unsigned timeout_m
   return HALO_OK;
 }
 
-halo_status usbtpu_usb_list(uint16_t pid, char (*serials)[USBTPU_USB_SERIAL_MAX], int max,
-                            int *count, halo_err *err) {
+halo_status usbtpu_usb_list(usbtpu_usb_mode mode, char (*serials)[USBTPU_USB_SERIAL_MAX],
+                            int max, int *count, halo_err *err) {
   *count = 0;
+  usbtpu_usb_id ids[USBTPU_USB_IDS_MAX];
+  int n_ids = usbtpu_usb_id_table(ids, USBTPU_USB_IDS_MAX, NULL);
   libusb_context *ctx = NULL;
   int r = libusb_init(&ctx);
   if (r != 0)
@@ -152,7 +340,8 @@ halo_status usbtpu_usb_list(uint16_t pid, char (*serials)[USBTPU_USB_SERIAL_MAX]
   for (ssize_t i = 0; i < n && *count < max; i++) {
     struct libusb_device_descriptor desc;
     if (libusb_get_device_descriptor(list[i], &desc) != 0) continue;
-    if (desc.idVendor != USBTPU_VID || desc.idProduct != pid) continue;
+    usbtpu_usb_mode dev_mode;
+    if (!match_id(ids, n_ids, &desc, &dev_mode) || dev_mode != mode) continue;
     libusb_device_handle *h = NULL;
     if (libusb_open(list[i], &h) != 0) continue; /* no permission, gone, busy */
     char sn[USBTPU_USB_SERIAL_MAX];
@@ -162,6 +351,56 @@ halo_status usbtpu_usb_list(uint16_t pid, char (*serials)[USBTPU_USB_SERIAL_MAX]
     bool dup = false;
     for (int k = 0; k < *count; k++) dup |= strcmp(serials[k], sn) == 0;
     if (!dup) memcpy(serials[(*count)++], sn, sizeof sn);
+  }
+  libusb_free_device_list(list, 1);
+  libusb_exit(ctx);
+  return HALO_OK;
+}
+
+halo_status usbtpu_usb_scan(usbtpu_usb_node *out, int max, int *count, int *bus_devices,
+                            halo_err *err) {
+  *count = 0;
+  if (bus_devices) *bus_devices = 0;
+  usbtpu_usb_id ids[USBTPU_USB_IDS_MAX];
+  int n_ids = usbtpu_usb_id_table(ids, USBTPU_USB_IDS_MAX, NULL);
+  libusb_context *ctx = NULL;
+  int r = libusb_init(&ctx);
+  if (r != 0)
+    return halo_err_set(err, HALO_EDEVICE, "usbtpu: libusb_init: %s", libusb_strerror(r));
+  libusb_device **list = NULL;
+  ssize_t n = libusb_get_device_list(ctx, &list);
+  if (n < 0) {
+    libusb_exit(ctx);
+    return halo_err_set(err, HALO_EDEVICE, "usbtpu: listing USB devices: %s",
+                        libusb_strerror((int)n));
+  }
+  if (bus_devices) *bus_devices = (int)n;
+  for (ssize_t i = 0; i < n && *count < max; i++) {
+    struct libusb_device_descriptor desc;
+    if (libusb_get_device_descriptor(list[i], &desc) != 0) continue;
+    usbtpu_usb_mode mode;
+    const usbtpu_usb_id *id = match_id(ids, n_ids, &desc, &mode);
+    if (!id) continue;
+    usbtpu_usb_node *node = &out[(*count)++];
+    memset(node, 0, sizeof *node);
+    node->id = *id;
+    node->mode = mode;
+    node->pid = desc.idProduct;
+    node_path(list[i], node->path, sizeof node->path);
+    port_path(list[i], node->port, sizeof node->port);
+    halo_err_clear(&node->open);
+    libusb_device_handle *h = NULL;
+    r = libusb_open(list[i], &h);
+    if (r == LIBUSB_ERROR_ACCESS) {
+      node->denied = true;
+      no_permission(&node->open, list[i], desc.idVendor, desc.idProduct);
+    } else if (r != 0) {
+      halo_err_set(&node->open, HALO_EDEVICE, "usbtpu %04x:%04x: opening %s: %s", desc.idVendor,
+                   desc.idProduct, node->path, libusb_strerror(r));
+    } else {
+      (void)read_serial(h, desc.iSerialNumber, node->serial, sizeof node->serial);
+      libusb_close(h);
+    }
   }
   libusb_free_device_list(list, 1);
   libusb_exit(ctx);
@@ -181,6 +420,7 @@ void usbtpu_usb_close(usbtpu_usb *d) {
 const char *usbtpu_usb_name(const usbtpu_usb *d) { return d->name; }
 const char *usbtpu_usb_serial(const usbtpu_usb *d) { return d->serial; }
 uint16_t usbtpu_usb_product_id(const usbtpu_usb *d) { return d->pid; }
+usbtpu_usb_mode usbtpu_usb_current_mode(const usbtpu_usb *d) { return d->mode; }
 bool usbtpu_usb_last_stalled(const usbtpu_usb *d) { return d->last_stalled; }
 bool usbtpu_usb_last_gone(const usbtpu_usb *d) { return d->last_gone || !d->handle; }
 
@@ -376,7 +616,16 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-halo_status usbtpu_usb_reopen(usbtpu_usb *d, uint16_t pid, unsigned deadline_ms, halo_err *err) {
+/* Ends reopen's wait: some device arrived (the scan says whether it is ours). */
+static int LIBUSB_CALL on_arrival(libusb_context *ctx, libusb_device *dev,
+                                  libusb_hotplug_event event, void *user) {
+  (void)ctx, (void)dev, (void)event;
+  *(int *)user = 1;
+  return 0; /* stay registered until reopen deregisters */
+}
+
+halo_status usbtpu_usb_reopen(usbtpu_usb *d, usbtpu_usb_mode mode, unsigned deadline_ms,
+                              halo_err *err) {
   if (d->handle) {
     libusb_release_interface(d->handle, 0);
     libusb_close(d->handle);
@@ -384,20 +633,44 @@ halo_status usbtpu_usb_reopen(usbtpu_usb *d, uint16_t pid, unsigned deadline_ms,
   }
   char serial[64];
   memcpy(serial, d->serial, sizeof serial);
+  /* Registered before the first scan, so an arrival between a scan and the
+   * wait still ends the wait. */
+  int arrived = 0;
+  libusb_hotplug_callback_handle hotplug = 0;
+  bool have_hotplug =
+      libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
+      libusb_hotplug_register_callback(d->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED, 0,
+                                       LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
+                                       LIBUSB_HOTPLUG_MATCH_ANY, on_arrival, &arrived,
+                                       &hotplug) == LIBUSB_SUCCESS;
   double end = now_ms() + deadline_ms;
+  halo_status st = HALO_OK;
+  bool found = false;
+  halo_err denied;
   for (;;) {
-    bool found;
-    halo_status st = try_open(d, pid, serial, true, &found, err);
-    if (st != HALO_OK) return st;
-    if (found) return HALO_OK;
-    if (now_ms() >= end) break;
-    /* Let libusb's hotplug thread deliver the udev events. */
-    struct timeval tv = {0, 1000};
-    libusb_handle_events_timeout_completed(d->ctx, &tv, NULL);
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
+    arrived = 0;
+    st = try_open(d, mode, serial, true, &found, &denied, err);
+    if (st != HALO_OK || found) break;
+    double left = end - now_ms();
+    if (left <= 0) break;
+    /* Returns when the hotplug callback fires, else after the slice: the
+     * wait is event-driven where libusb has hotplug support and a bounded
+     * poll where it has not. */
+    long slice_ms = left < REOPEN_RESCAN_MS ? (long)left + 1 : REOPEN_RESCAN_MS;
+    struct timeval tv = {0, slice_ms * 1000L};
+    (void)libusb_handle_events_timeout_completed(d->ctx, &tv, &arrived);
+  }
+  if (have_hotplug) libusb_hotplug_deregister_callback(d->ctx, hotplug);
+  if (st != HALO_OK || found) return st;
+  if (denied.code != HALO_OK) {
+    /* Still denied at the deadline: udev had time to apply a rule. */
+    if (err) *err = denied;
+    halo_err_prefix(err, "%s: re-enumerated in %s mode, but ", d->name, mode_name(mode));
+    return denied.code;
   }
   return halo_err_set(err, HALO_ETIMEOUT,
-                      "%s: did not re-enumerate as %04x:%04x on the same port within %u ms",
-                      d->name, USBTPU_VID, pid, deadline_ms);
+                      "%s: did not re-enumerate in %s mode (%04x:%04x) on the same port within "
+                      "%u ms",
+                      d->name, mode_name(mode), d->id.vid,
+                      mode == USBTPU_USB_BOOT ? d->id.pid_boot : d->id.pid_app, deadline_ms);
 }

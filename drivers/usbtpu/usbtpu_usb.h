@@ -1,7 +1,8 @@
 /* The USB accelerator's libusb transport (docs/usbtpu-protocol.md): finding
- * and opening the device by VID/PID (boot or application mode) and serial,
- * claiming interface 0, vendor control CSR access, framed bulk OUT, bulk and
- * interrupt IN, port reset and waiting for re-enumeration.
+ * and opening the device by its identity (ID table below, boot or
+ * application mode) and serial, claiming interface 0, vendor control CSR
+ * access, framed bulk OUT, bulk and interrupt IN, port reset and waiting for
+ * re-enumeration.
  *
  * Every failure names the device ("usbtpu 1-2 VTPU0001") and the endpoint,
  * register or request at fault. Everything read from the device is
@@ -14,32 +15,105 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drivers/usbtpu/usbtpu_protocol.h"
 #include "hal/status.h"
 
 typedef struct usbtpu_usb usbtpu_usb;
 
 #define USBTPU_USB_DEFAULT_TIMEOUT_MS 500u
 
-/* Opens the first device with USBTPU_VID and `pid` (USBTPU_PID_BOOT or
- * USBTPU_PID_APP) whose serial equals `serial` (NULL: any) and claims
- * interface 0. timeout_ms (0: USBTPU_USB_DEFAULT_TIMEOUT_MS) bounds every
- * transfer. HALO_ENOTFOUND when no such device is plugged in, HALO_EDEVICE
- * naming tools/udev when the device node is not accessible. */
-halo_status usbtpu_usb_open(uint16_t pid, const char *serial, unsigned timeout_ms,
+/* ---- which USB devices are accelerators ---------------------------------- */
+
+/* One identity: a vendor ID with the product IDs of boot (DFU) mode and of
+ * application mode. */
+typedef struct usbtpu_usb_id {
+  uint16_t vid, pid_boot, pid_app;
+} usbtpu_usb_id;
+
+/* The ID table is the built-in identity (USBTPU_VID, USBTPU_PID_BOOT,
+ * USBTPU_PID_APP) followed by the entries of this environment variable:
+ * "vvvv:bbbb:aaaa[,vvvv:bbbb:aaaa...]", each field 1 to 4 hex digits. */
+#define USBTPU_USB_IDS_ENV "HALO_USBTPU_IDS"
+#define USBTPU_USB_IDS_MAX 16
+
+/* Parses `text` in the HALO_USBTPU_IDS syntax strictly: three hex fields
+ * per entry, a non-zero vendor ID, boot PID != application PID, entries
+ * separated by commas (spaces around an entry allowed, nothing else). The
+ * well-formed entries go to out[max] (*count of them), the malformed ones
+ * are left out: HALO_EINVAL then names the first one by number and text and
+ * says how many were left out. An empty text is no entries, HALO_OK. */
+halo_status usbtpu_usb_ids_parse(const char *text, usbtpu_usb_id *out, int max, int *count,
+                                 halo_err *err);
+
+/* The ID table the driver matches against (see USBTPU_USB_IDS_ENV): the
+ * built-in identity first, then the well-formed entries of the environment
+ * variable that are not already in it. Returns the number of entries
+ * (>= 1, <= max). `env_err` (may be NULL) gets the variable's parse error,
+ * or code HALO_OK. Malformed entries never stop the driver: they are left
+ * out. */
+int usbtpu_usb_id_table(usbtpu_usb_id *out, int max, halo_err *env_err);
+
+/* Which of its two identities a device shows. The values are the built-in
+ * identity's PIDs, so a caller that names the mode by USBTPU_PID_BOOT or
+ * USBTPU_PID_APP means the same mode; either matches every table entry's
+ * PID of that mode. */
+typedef enum usbtpu_usb_mode {
+  USBTPU_USB_BOOT = USBTPU_PID_BOOT,
+  USBTPU_USB_APP = USBTPU_PID_APP,
+} usbtpu_usb_mode;
+
+/* The udev rule that lets a user without root open the device nodes:
+ * tools/udev/60-halo-usbtpu.rules in the source tree, installed by
+ * `make install` into $(PREFIX)/lib/udev/rules.d. */
+#define USBTPU_UDEV_RULES_NAME "60-halo-usbtpu.rules"
+/* Absolute paths fixed at build time: the installed copy and the source
+ * tree's. Static strings. */
+const char *usbtpu_usb_udev_rules_installed(void);
+const char *usbtpu_usb_udev_rules_source(void);
+
+/* ---- opening -------------------------------------------------------------- */
+
+/* Opens the first device of the ID table in `mode` whose serial equals
+ * `serial` (NULL: any) and claims interface 0. timeout_ms (0:
+ * USBTPU_USB_DEFAULT_TIMEOUT_MS) bounds every transfer. HALO_ENOTFOUND when
+ * no such device is plugged in; HALO_EDEVICE naming the device node
+ * (/dev/bus/usb/BBB/DDD) and the udev rule to install when the node is not
+ * accessible. */
+halo_status usbtpu_usb_open(usbtpu_usb_mode mode, const char *serial, unsigned timeout_ms,
                             usbtpu_usb **out, halo_err *err);
 void usbtpu_usb_close(usbtpu_usb *dev);
 
-/* Serial numbers of the devices with USBTPU_VID and `pid` this process can
+/* Serial numbers of the devices of the ID table in `mode` this process can
  * open, at most `max` (devices without a serial, or that cannot be opened,
  * are left out). Nothing plugged in is not an error: *count = 0. */
 #define USBTPU_USB_SERIAL_MAX 64
-halo_status usbtpu_usb_list(uint16_t pid, char (*serials)[USBTPU_USB_SERIAL_MAX], int max,
-                            int *count, halo_err *err);
+halo_status usbtpu_usb_list(usbtpu_usb_mode mode, char (*serials)[USBTPU_USB_SERIAL_MAX],
+                            int max, int *count, halo_err *err);
+
+/* One USB device of the ID table as found on the bus, for `halo doctor`. */
+typedef struct usbtpu_usb_node {
+  usbtpu_usb_id id; /* the table entry it matched */
+  usbtpu_usb_mode mode;
+  uint16_t pid;
+  char path[32];  /* "/dev/bus/usb/001/002" */
+  char port[32];  /* "1-2", "1-2.3" */
+  char serial[USBTPU_USB_SERIAL_MAX]; /* "" when unreadable or absent */
+  halo_err open;  /* code HALO_OK when this process could open it, else why not */
+  bool denied;    /* the node's permissions refused this user (udev rule missing) */
+} usbtpu_usb_node;
+
+/* Every device of the ID table (either mode) on the bus, opened and closed
+ * again to see whether this process may (nothing is claimed). *bus_devices
+ * (may be NULL) gets the number of USB devices of any kind libusb listed.
+ * HALO_EDEVICE when libusb cannot start or list the bus. */
+halo_status usbtpu_usb_scan(usbtpu_usb_node *out, int max, int *count, int *bus_devices,
+                            halo_err *err);
 
 /* "usbtpu 1-2 VTPU0001": bus-port path and serial. */
 const char *usbtpu_usb_name(const usbtpu_usb *dev);
 const char *usbtpu_usb_serial(const usbtpu_usb *dev);
 uint16_t usbtpu_usb_product_id(const usbtpu_usb *dev);
+usbtpu_usb_mode usbtpu_usb_current_mode(const usbtpu_usb *dev);
 
 /* A control transfer on endpoint 0. IN requests (bmRequestType bit 7) read
  * up to len bytes into data; *transferred (may be NULL) gets the count.
@@ -86,9 +160,13 @@ halo_status usbtpu_usb_read(usbtpu_usb *dev, uint8_t ep, void *buf, size_t cap, 
 halo_status usbtpu_usb_reset(usbtpu_usb *dev, bool *gone, halo_err *err);
 
 /* Closes the handle and re-opens the device that appears on the same bus
- * and port with `pid` and the same serial, polling until deadline_ms
- * milliseconds have passed. On failure the handle stays closed (further
- * calls fail with HALO_EDEVICE). */
-halo_status usbtpu_usb_reopen(usbtpu_usb *dev, uint16_t pid, unsigned deadline_ms, halo_err *err);
+ * and port in `mode` (any ID table entry) with the same serial, until
+ * deadline_ms milliseconds have passed: woken by libusb's hotplug events
+ * where libusb has them, re-scanning the bus at least every few
+ * milliseconds either way. HALO_ETIMEOUT naming the deadline when it does
+ * not come back. On failure the handle stays closed (further calls fail
+ * with HALO_EDEVICE). */
+halo_status usbtpu_usb_reopen(usbtpu_usb *dev, usbtpu_usb_mode mode, unsigned deadline_ms,
+                              halo_err *err);
 
 #endif

@@ -107,9 +107,10 @@ typedef struct halo_options {
   /* When a device goes away during an invoke (HALO_ENODEV: a USB
    * accelerator unplugged), the session moves that device's nodes to the
    * remaining allowed devices (the CPU when listed) and runs the invoke
-   * again there; halo_session_notice() says what happened. Set no_fallback
-   * to get the HALO_ENODEV error instead (the next invoke re-attaches the
-   * device if it is back). */
+   * again there; halo_session_notice() says what happened. When no
+   * remaining device runs some node, or with no_fallback set, the invoke
+   * returns HALO_ENODEV and the next invoke tries the device again (the
+   * driver re-attaches it if it is back). */
   int no_fallback;
 } halo_options;
 
@@ -206,7 +207,8 @@ HALO_API const halo_profile_entry *halo_session_profile_entry(const halo_session
 
 HALO_API int halo_session_node_count(const halo_session *session);
 /* Op name, device name and, when a device was passed over for this node,
- * the reason ("int8 only"); strings owned by the session. Returns
+ * the reason ("int8 only"); strings owned by the session, valid until the
+ * next invoke (a fallback places the nodes again: see no_fallback). Returns
  * HALO_EINVAL when the index is out of range. */
 HALO_API halo_status halo_session_node_info(const halo_session *session, int node, const char **op,
                                    const char **device, const char **reason);
@@ -215,8 +217,8 @@ HALO_API halo_status halo_session_node_info(const halo_session *session, int nod
  * (COPY nodes are not part of any). *device is the device's name, the
  * nodes are [*first_node, *first_node + *n_nodes) of the execution graph,
  * *note is what the device says about how it runs them ("parameters
- * streamed with every invoke: ...") or "" (strings owned by the session).
- * HALO_EINVAL when the index is out of range. */
+ * streamed with every invoke: ...") or "" (strings owned by the session,
+ * valid until the next invoke). HALO_EINVAL when the index is out of range. */
 HALO_API int halo_session_partition_count(const halo_session *session);
 HALO_API halo_status halo_session_partition_info(const halo_session *session, int index,
                                                  const char **device, int *first_node,

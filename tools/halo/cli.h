@@ -51,6 +51,7 @@ extern const cli_command cli_cmd_inspect;
 extern const cli_command cli_cmd_run;
 extern const cli_command cli_cmd_bench;
 extern const cli_command cli_cmd_ops;
+extern const cli_command cli_cmd_doctor;
 
 /* One option occurrence, in command-line order. */
 typedef struct cli_arg {
@@ -101,10 +102,20 @@ void cli_note(const cli_command *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
  * argument" and returns CLI_USAGE. */
 int cli_model_path(const cli_command *cmd, const cli_args *args, const char **path);
 
-/* Session options from --devices and --threads (0 to 1024) on top of
- * halo_options_init's defaults. Returns CLI_OK, or CLI_USAGE after saying
- * what is wrong with --threads. */
+/* Session options from --devices, --threads (0 to 1024) and --no-fallback
+ * on top of halo_options_init's defaults. Returns CLI_OK, or CLI_USAGE after
+ * saying what is wrong with --threads. */
 int cli_session_options(const cli_command *cmd, const cli_args *args, halo_options *options);
+
+/* The help of --no-fallback, shared by the commands that invoke. */
+#define CLI_NO_FALLBACK_HELP                                             \
+  "fail when a device goes away during an invoke (an unplugged USB\n"     \
+  "accelerator) instead of moving its nodes to the next listed device\n"  \
+  "(the CPU); by default they move and a note says so"
+
+/* After an invoke: the session's notice (a device that went away and where
+ * its nodes went), as a note on stderr, when there is one. */
+void cli_print_session_notice(const cli_command *cmd, const halo_session *session);
 
 /* Checks the file can be opened (for a clear "cannot open" message), then
  * loads it. Prints the error and returns CLI_FAILURE on failure. */

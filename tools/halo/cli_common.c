@@ -219,7 +219,13 @@ int cli_session_options(const cli_command *cmd, const cli_args *args, halo_optio
   const char *text = cli_last_value(args, "--threads");
   if (text && !cli_parse_int(cmd, "--threads", text, 0, 1024, &threads)) return CLI_USAGE;
   options->num_threads = (int)threads;
+  options->no_fallback = cli_has_flag(args, "--no-fallback");
   return CLI_OK;
+}
+
+void cli_print_session_notice(const cli_command *cmd, const halo_session *session) {
+  const char *notice = halo_session_notice(session);
+  if (notice && *notice) cli_note(cmd, "%s", notice);
 }
 
 int cli_create_session(const cli_command *cmd, const char *model_path, const halo_model *model,

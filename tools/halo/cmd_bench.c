@@ -19,6 +19,7 @@ static const cli_option bench_options[] = {
     {"--warmup", "N", false, "untimed runs before them (default 1)"},
     {"--threads", "N", false, "CPU worker threads (default 0: one per core)"},
     {"--devices", "LIST", false, "comma-separated device names or kinds, in order of preference"},
+    {"--no-fallback", NULL, false, CLI_NO_FALLBACK_HELP},
     {"--profile", NULL, false,
      "print per-op tables as TFLite's benchmark_model does: Run Order,\n"
      "Top by Computation Time, Summary by node type (plus a [device] column)"},
@@ -148,13 +149,15 @@ static int bench_main(const cli_command *cmd, int argc, char **argv) {
   double warmup_sum_us = 0.0, first_us = -1.0;
   for (long i = 0; i < warmup; i++) {
     int64_t s = now_ns();
-    if (halo_session_invoke(session) != HALO_OK) {
+    halo_status st = halo_session_invoke(session);
+    double us = (double)(now_ns() - s) / 1e3;
+    cli_print_session_notice(cmd, session);
+    if (st != HALO_OK) {
       cli_error(cmd, "%s: invoke failed (warmup run %ld): %s", path, i + 1,
                 halo_session_error(session));
       rc = CLI_FAILURE;
       goto done;
     }
-    double us = (double)(now_ns() - s) / 1e3;
     if (first_us < 0) first_us = us;
     warmup_sum_us += us;
   }
@@ -164,12 +167,14 @@ static int bench_main(const cli_command *cmd, int argc, char **argv) {
   double sum_us = 0.0;
   for (long i = 0; i < runs; i++) {
     int64_t s = now_ns();
-    if (halo_session_invoke(session) != HALO_OK) {
+    halo_status st = halo_session_invoke(session);
+    int64_t elapsed = now_ns() - s;
+    cli_print_session_notice(cmd, session);
+    if (st != HALO_OK) {
       cli_error(cmd, "%s: invoke failed (run %ld): %s", path, i + 1, halo_session_error(session));
       rc = CLI_FAILURE;
       goto done;
     }
-    int64_t elapsed = now_ns() - s;
     /* Whole microseconds, as TFLite reports them. */
     times_us[i] = (elapsed + 500) / 1000;
     sum_us += (double)elapsed / 1e3;
@@ -222,7 +227,7 @@ const cli_command cli_cmd_bench = {
     .name = "bench",
     .summary = "time a model and profile it per op",
     .usage = "halo bench MODEL [--runs N] [--warmup N] [--threads N] [--devices LIST] "
-             "[--profile] [--csv FILE]",
+             "[--no-fallback] [--profile] [--csv FILE]",
     .description =
         "Fills MODEL's inputs with a fixed pseudo-random pattern, runs it --warmup times\n"
         "untimed and --runs times timed, and prints the timings in microseconds in the\n"

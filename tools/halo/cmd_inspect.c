@@ -153,6 +153,32 @@ static void print_arena(size_t bytes) {
 
 /* ---- with a session ------------------------------------------------------ */
 
+/* One line per partition (a run of nodes one device prepares as a whole),
+ * with the device's note on how it runs (streamed parameters, ...). */
+static void print_partitions(const halo_session *s) {
+  int n = halo_session_partition_count(s);
+  int dev_w = 6;
+  for (int i = 0; i < n; i++) {
+    const char *dev = NULL;
+    if (halo_session_partition_info(s, i, &dev, NULL, NULL, NULL) == HALO_OK &&
+        (int)strlen(dev) > dev_w)
+      dev_w = (int)strlen(dev);
+  }
+  printf("Partitions (%d):\n", n);
+  printf("  %-4s %-*s  %-11s %-6s %s\n", "#", dev_w, "device", "nodes", "count", "note");
+  for (int i = 0; i < n; i++) {
+    const char *dev = NULL, *note = NULL;
+    int first = 0, count = 0;
+    if (halo_session_partition_info(s, i, &dev, &first, &count, &note) != HALO_OK) continue;
+    char range[32];
+    snprintf(range, sizeof range, "%d..%d", first, first + count - 1);
+    if (note && *note)
+      printf("  %-4d %-*s  %-11s %-6d %s\n", i, dev_w, dev, range, count, note);
+    else
+      printf("  %-4d %-*s  %-11s %d\n", i, dev_w, dev, range, count);
+  }
+}
+
 static void inspect_session(const halo_session *s) {
   const halo_graph *g = s->graph;
   node_placement *placement = calloc((size_t)g->n_nodes + 1, sizeof *placement);
@@ -176,6 +202,8 @@ static void inspect_session(const halo_session *s) {
   printf("\n");
   print_placement_summary(g, placement);
   print_arena(halo_session_arena_bytes(s));
+  printf("\n");
+  print_partitions(s);
   free(placement);
 }
 
@@ -216,7 +244,7 @@ static int inspect_unplaced(const halo_model *model, const char *device_list) {
   int n_devices = 0;
   halo_err err;
   halo_err_clear(&err);
-  if (halo_registry_create_devices(&devices, &n_devices, &err) != HALO_OK) {
+  if (halo_registry_create_devices(&devices, &n_devices, NULL, 0, &err) != HALO_OK) {
     cli_error(&cli_cmd_inspect, "%s", err.msg);
     return CLI_FAILURE;
   }
@@ -336,7 +364,9 @@ const cli_command cli_cmd_inspect = {
         "    operator index in the model file, input and output dtypes and shapes\n"
         "    ('const' marks weights), and the reason any preferred device declined it;\n"
         "  - a placement summary (nodes per device, COPY nodes between devices) and\n"
-        "    the planned activation arena size.\n"
+        "    the planned activation arena size;\n"
+        "  - the partitions: device, node range and count, and the device's note on\n"
+        "    how each runs (e.g. USB accelerator parameters cached or streamed).\n"
         "When some operator has no allowed device, the graph is still shown with the\n"
         "reasons, and a note on stderr says the model cannot run (exit code 0).",
     .options = inspect_options,

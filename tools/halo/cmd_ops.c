@@ -57,7 +57,7 @@ static int ops_main(const cli_command *cmd, int argc, char **argv) {
   halo_device **devices = NULL;
   int n = 0;
   halo_err err;
-  if (halo_registry_create_devices(&devices, &n, &err) != HALO_OK) {
+  if (halo_registry_create_devices(&devices, &n, NULL, 0, &err) != HALO_OK) {
     cli_error(cmd, "%s", err.msg);
     return CLI_FAILURE;
   }

@@ -26,6 +26,7 @@ static const cli_option run_options[] = {
      "bytes. Outputs without a file are summarised on stdout"},
     {"--devices", "LIST", false, "comma-separated device names or kinds, in order of preference"},
     {"--threads", "N", false, "CPU worker threads (default 0: one per core)"},
+    {"--no-fallback", NULL, false, CLI_NO_FALLBACK_HELP},
     {"--seed", "N", false,
      "fill inputs not given with a pseudo-random pattern from seed N\n"
      "(the same pattern on every machine) instead of zeros"},
@@ -356,6 +357,7 @@ static int run_main(const cli_command *cmd, int argc, char **argv) {
   double t0 = now_ms();
   halo_status st = halo_session_invoke(session);
   double elapsed = now_ms() - t0;
+  cli_print_session_notice(cmd, session);
   if (st != HALO_OK) {
     cli_error(cmd, "%s: invoke failed: %s", path, halo_session_error(session));
     rc = CLI_FAILURE;
@@ -385,7 +387,7 @@ const cli_command cli_cmd_run = {
     .name = "run",
     .summary = "run a model once on inputs from files",
     .usage = "halo run MODEL [--input FILE ...] [--output FILE ...] [--devices LIST] "
-             "[--threads N] [--seed N]",
+             "[--threads N] [--no-fallback] [--seed N]",
     .description =
         "Runs MODEL (.tflite) once. Inputs come from --input files in the model's input\n"
         "order; outputs go to --output files in the model's output order. Outputs\n"

@@ -11,6 +11,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_run,
     &cli_cmd_bench,
     &cli_cmd_ops,
+    &cli_cmd_doctor,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

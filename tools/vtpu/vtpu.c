@@ -29,6 +29,7 @@ typedef struct queue {
 
 struct vtpu {
   char serial[32];
+  uint16_t vid, pid_boot, pid_app;
   bool usb2, plugged, app_mode;
   vtpu_faults faults;
   vtpu_stats stats;
@@ -44,7 +45,7 @@ struct vtpu {
   /* application mode */
   uint8_t *caps_bytes;
   size_t caps_size;
-  uint8_t *param_mem, *act_mem, *stream_mem;
+  uint8_t *param_mem, *act_mem;
   uint32_t status_bits, error_code, error_seq, error_count;
   bool out_halted;
   uint8_t *rx; /* partial frame bytes on bulk OUT */
@@ -99,8 +100,6 @@ static void drop_program(vtpu *d) {
   free(d->program);
   d->program = NULL;
   d->program_size = 0;
-  free(d->stream_mem);
-  d->stream_mem = NULL;
   d->cached_token = 0;
   d->params_received = 0;
   memset(d->input_received, 0, sizeof d->input_received);
@@ -148,6 +147,9 @@ halo_status vtpu_create(const vtpu_config *config, vtpu **out, halo_err *err) {
   snprintf(d->serial, sizeof d->serial, "%s",
            config && config->serial ? config->serial : "VTPU0001");
   d->usb2 = config && config->usb2;
+  d->vid = config && config->vid ? config->vid : USBTPU_VID;
+  d->pid_boot = config && config->pid_boot ? config->pid_boot : USBTPU_PID_BOOT;
+  d->pid_app = config && config->pid_app ? config->pid_app : USBTPU_PID_APP;
   d->plugged = true;
   enter_boot_mode(d);
   *out = d;
@@ -162,7 +164,7 @@ void vtpu_destroy(vtpu *d) {
   free(d);
 }
 
-uint16_t vtpu_product_id(const vtpu *d) { return d->app_mode ? USBTPU_PID_APP : USBTPU_PID_BOOT; }
+uint16_t vtpu_product_id(const vtpu *d) { return d->app_mode ? d->pid_app : d->pid_boot; }
 bool vtpu_plugged(const vtpu *d) { return d->plugged; }
 void vtpu_set_faults(vtpu *d, const vtpu_faults *f) { d->faults = *f; }
 void vtpu_get_stats(const vtpu *d, vtpu_stats *out) { *out = d->stats; }
@@ -212,7 +214,7 @@ size_t vtpu_descriptors(const vtpu *d, uint8_t *buf, size_t cap) {
   uint16_t bcd_usb = d->usb2 ? 0x0210 : 0x0320;
   uint16_t pid = vtpu_product_id(d);
   uint8_t dev[18] = {18, 1, (uint8_t)bcd_usb, (uint8_t)(bcd_usb >> 8), 0, 0, 0,
-                     d->usb2 ? 64 : 9, (uint8_t)USBTPU_VID, (uint8_t)(USBTPU_VID >> 8),
+                     d->usb2 ? 64 : 9, (uint8_t)d->vid, (uint8_t)(d->vid >> 8),
                      (uint8_t)pid, (uint8_t)(pid >> 8), (uint8_t)USBTPU_BCD_DEVICE,
                      (uint8_t)(USBTPU_BCD_DEVICE >> 8), 1, 2, 3, 1};
   uint8_t cfg[128];
@@ -529,6 +531,22 @@ static void frame_program(vtpu *d, uint32_t seq, const uint8_t *p, uint32_t len)
   d->ph = h;
   d->status_bits |= USBTPU_STATUS_PROGRAM;
   d->stats.program_bytes += len;
+  if (h.param_bytes == 0 && !(h.flags & USBTPU_PROGRAM_STREAMED)) {
+    /* Nothing to wait for: the (empty) parameters are complete. */
+    d->cached_token = h.token;
+    d->status_bits |= USBTPU_STATUS_PARAMS;
+  }
+}
+
+/* Decodes the loaded program against the device's memories. */
+static bool create_exec(vtpu *d, uint32_t seq) {
+  halo_err err;
+  if (vtpu_exec_create(d->program, d->program_size, d->param_mem, d->fw.caps.param_mem_bytes,
+                       d->act_mem, d->fw.caps.act_mem_bytes, &d->fw.caps, &d->exec,
+                       &err) == HALO_OK)
+    return true;
+  raise_error(d, USBTPU_ERR_PROGRAM, seq, 0);
+  return false;
 }
 
 static void frame_params(vtpu *d, uint32_t seq, uint32_t offset, const uint8_t *p, uint32_t len) {
@@ -537,11 +555,22 @@ static void frame_params(vtpu *d, uint32_t seq, uint32_t offset, const uint8_t *
   /* In order, inside the program's parameter blob. */
   if (offset != d->params_received || len > d->ph.param_bytes - offset)
     return raise_error(d, USBTPU_ERR_PARAM_RANGE, seq, offset);
-  if (streamed && !d->stream_mem) {
-    d->stream_mem = calloc(1, (size_t)d->ph.param_bytes + 64);
-    if (!d->stream_mem) return raise_error(d, USBTPU_ERR_PARAM_RANGE, seq, offset);
+  if (streamed) {
+    /* Parameter memory holds one segment at a time: each segment's layers
+     * run as soon as its last byte is in, so the inputs come first. A
+     * failed layer is reported by the RUN that follows (ERR_EXEC). */
+    for (uint32_t i = 0; i < d->ph.n_inputs; i++)
+      if (d->input_received[i] != d->ph.input_bytes[i])
+        return raise_error(d, USBTPU_ERR_INPUT, seq, i);
+    if (!d->exec && !create_exec(d, seq)) return;
+    d->params_received += len;
+    d->stats.param_bytes += len;
+    halo_err err;
+    if (vtpu_exec_stream(d->exec, d->param_mem, offset, p, len, &err) != HALO_OK)
+      raise_error(d, USBTPU_ERR_EXEC, seq, offset);
+    return;
   }
-  memcpy((streamed ? d->stream_mem : d->param_mem) + offset, p, len);
+  memcpy(d->param_mem + offset, p, len);
   d->params_received += len;
   d->stats.param_bytes += len;
   if (!streamed && d->params_received == d->ph.param_bytes) {
@@ -561,9 +590,7 @@ static void frame_input(vtpu *d, uint32_t seq, uint32_t arg, const uint8_t *p, u
   d->stats.input_bytes += len;
 }
 
-static void frame_run(vtpu *d, uint32_t seq, const uint8_t *p, uint32_t len) {
-  uint64_t run_id = len >= 8 ? usbtpu_get64(p) : 0;
-  d->stats.runs++;
+static void run_program(vtpu *d, uint32_t seq, uint64_t run_id) {
   if (!d->program) {
     raise_error(d, USBTPU_ERR_NO_PROGRAM, seq, 0);
     return push_event(d, USBTPU_ERR_NO_PROGRAM, seq, run_id);
@@ -579,18 +606,11 @@ static void frame_run(vtpu *d, uint32_t seq, const uint8_t *p, uint32_t len) {
       return push_event(d, USBTPU_ERR_INPUT, seq, run_id);
     }
   halo_err err;
-  if (!d->exec) {
+  if (streamed || !d->exec)
     d->stats.cache_misses++;
-    const uint8_t *pm = streamed ? d->stream_mem : d->param_mem;
-    uint64_t pm_size = streamed ? d->ph.param_bytes : d->fw.caps.param_mem_bytes;
-    if (vtpu_exec_create(d->program, d->program_size, pm, pm_size, d->act_mem,
-                         d->fw.caps.act_mem_bytes, &d->fw.caps, &d->exec, &err) != HALO_OK) {
-      raise_error(d, USBTPU_ERR_PROGRAM, seq, 0);
-      return push_event(d, USBTPU_ERR_PROGRAM, seq, run_id);
-    }
-  } else {
+  else
     d->stats.cache_hits++;
-  }
+  if (!d->exec && !create_exec(d, seq)) return push_event(d, USBTPU_ERR_PROGRAM, seq, run_id);
   int layers = vtpu_exec_layers(d->exec);
   d->perf_layers = layers < (int)USBTPU_CSR_PERF_MAX_LAYERS ? (uint32_t)layers
                                                            : USBTPU_CSR_PERF_MAX_LAYERS;
@@ -606,8 +626,6 @@ static void frame_run(vtpu *d, uint32_t seq, const uint8_t *p, uint32_t len) {
   d->last_cycles = total;
   d->stats.last_cycles = total;
   d->stats.last_compute_us = (double)total * 1000.0 / d->fw.caps.clock_khz;
-  memset(d->input_received, 0, sizeof d->input_received);
-  if (streamed) d->params_received = 0; /* must come again with the next run */
   for (uint32_t i = 0; i < d->ph.n_outputs; i++) {
     uint8_t h[USBTPU_FRAME_HEADER_SIZE] = {0};
     usbtpu_put32(h + 0, USBTPU_FRAME_MAGIC);
@@ -620,6 +638,16 @@ static void frame_run(vtpu *d, uint32_t seq, const uint8_t *p, uint32_t len) {
                d->ph.output_bytes[i]);
   }
   push_event(d, USBTPU_ERR_NONE, seq, run_id);
+}
+
+/* Every RUN, whatever its outcome, consumes the inputs (and a streamed
+ * program's parameters): the next run must get them afresh, so a failed
+ * run can never make the next one compute on stale input. */
+static void frame_run(vtpu *d, uint32_t seq, const uint8_t *p, uint32_t len) {
+  d->stats.runs++;
+  run_program(d, seq, len >= 8 ? usbtpu_get64(p) : 0);
+  memset(d->input_received, 0, sizeof d->input_received);
+  if (d->program && (d->ph.flags & USBTPU_PROGRAM_STREAMED)) d->params_received = 0;
 }
 
 /* A complete frame: header checked by the caller. */

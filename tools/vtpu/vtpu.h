@@ -25,6 +25,8 @@ typedef struct vtpu vtpu;
 typedef struct vtpu_config {
   const char *serial; /* iSerialNumber, kept across re-enumeration; NULL: "VTPU0001" */
   bool usb2;          /* enumerate at USB 2.0 high speed instead of USB 3 SuperSpeed */
+  /* USB identity; 0: the built-in USBTPU_VID, USBTPU_PID_BOOT, USBTPU_PID_APP. */
+  uint16_t vid, pid_boot, pid_app;
 } vtpu_config;
 
 /* A USB SETUP packet. */
@@ -101,7 +103,17 @@ halo_status vtpu_exec_create(const uint8_t *program, size_t size, const uint8_t 
                              uint64_t param_mem_size, uint8_t *act_mem, uint64_t act_mem_size,
                              const usbtpu_caps *caps, vtpu_exec **out, halo_err *err);
 void vtpu_exec_destroy(vtpu_exec *exec);
-/* Runs every layer; cycles[i] (n_layers entries, may be NULL) receives the
+/* Streamed programs only: bytes [blob_offset, blob_offset + len) of the
+ * parameter blob arrived (offsets contiguous from 0). Writes them to
+ * param_mem (the memory given to vtpu_exec_create) at their address inside
+ * their segment and runs each segment as soon as its last byte is in, so
+ * the inputs must already be in activation memory. A failed segment is
+ * returned here and again by vtpu_exec_run. */
+halo_status vtpu_exec_stream(vtpu_exec *exec, uint8_t *param_mem, uint32_t blob_offset,
+                             const uint8_t *bytes, uint32_t len, halo_err *err);
+/* Runs every layer (a streamed program: the segments not run yet, after
+ * checking that all parameters arrived; then it expects them again from
+ * offset 0); cycles[i] (n_layers entries, may be NULL) receives the
  * modelled cycles of layer i, *total their sum. */
 halo_status vtpu_exec_run(vtpu_exec *exec, uint64_t *cycles, uint64_t *total, halo_err *err);
 int vtpu_exec_layers(const vtpu_exec *exec);

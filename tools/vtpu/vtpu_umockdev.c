@@ -19,10 +19,14 @@ typedef struct vtpu_slot vtpu_slot;
 typedef struct urb_ref {
   UMockdevIoctlData *urb;    /* the client's struct usbdevfs_urb */
   UMockdevIoctlData *buffer; /* its buffer */
+  int generation;            /* of the handler (device node) it was submitted to */
+  bool swallowed;            /* VTPU_TIMEOUT: never delivered, completes only when discarded */
 } urb_ref;
 
 /* One ioctl handler, attached to one device node. Handlers of earlier
- * generations stay alive (libusb may still hold their fds) and answer ENODEV. */
+ * generations stay alive (libusb may still hold their fds): like the kernel
+ * after a disconnect, they still hand back their completed URBs (REAPURB*)
+ * and answer ENODEV to everything else. */
 typedef struct handler_ctx {
   vtpu_slot *slot;
   int generation;
@@ -40,9 +44,9 @@ struct vtpu_slot {
   char syspath[128];
   handler_ctx handlers[MAX_HANDLERS];
   int n_handlers;
-  urb_ref pending[MAX_URBS]; /* submitted, not completed (NAK or swallowed) */
+  urb_ref pending[MAX_URBS]; /* current generation's, not completed (NAK or swallowed) */
   int n_pending;
-  urb_ref done[MAX_URBS]; /* completed, waiting for REAP */
+  urb_ref done[MAX_URBS]; /* completed, waiting for REAP by their generation's client */
   int n_done;
 };
 
@@ -63,6 +67,31 @@ static void drop_urbs(vtpu_slot *s) {
   for (int i = 0; i < s->n_pending; i++) urb_release(&s->pending[i]);
   for (int i = 0; i < s->n_done; i++) urb_release(&s->done[i]);
   s->n_pending = s->n_done = 0;
+}
+
+static void urb_complete(vtpu_slot *s, urb_ref r, int status) {
+  struct usbdevfs_urb *urb = (struct usbdevfs_urb *)r.urb->data;
+  urb->status = status;
+  urb->actual_length = 0;
+  s->done[s->n_done++] = r; /* n_pending + n_done <= MAX_URBS: always room */
+}
+
+/* The device left the bus (unplug, or re-enumeration after a reset): as the
+ * kernel does, every URB in flight completes with `status` and stays
+ * reapable by its client, whose REAP then answers ENODEV once none is left.
+ * Completed URBs of clients two generations back are dropped: those fds
+ * were closed long ago, and nothing bounds the queue otherwise. */
+static void retire_urbs(vtpu_slot *s, int status) {
+  for (int i = 0; i < s->n_pending; i++) urb_complete(s, s->pending[i], status);
+  s->n_pending = 0;
+  int keep = 0;
+  for (int i = 0; i < s->n_done; i++) {
+    if (s->done[i].generation < s->generation)
+      urb_release(&s->done[i]);
+    else
+      s->done[keep++] = s->done[i];
+  }
+  s->n_done = keep;
 }
 
 static void node_path(const vtpu_slot *s, char *buf, size_t cap) {
@@ -101,7 +130,9 @@ static bool run_urb(vtpu_slot *s, urb_ref *r) {
   }
   switch (res) {
     case VTPU_NAK:
-    case VTPU_TIMEOUT: /* swallowed: stays pending until discarded */
+      return false;
+    case VTPU_TIMEOUT: /* swallowed: never delivered; libusb's timeout discards it */
+      r->swallowed = true;
       return false;
     case VTPU_STALL:
       urb->status = -EPIPE;
@@ -122,7 +153,7 @@ static bool run_urb(vtpu_slot *s, urb_ref *r) {
 static void progress(vtpu_slot *s) {
   int keep = 0;
   for (int i = 0; i < s->n_pending; i++) {
-    if (s->n_done < MAX_URBS && run_urb(s, &s->pending[i]))
+    if (!s->pending[i].swallowed && run_urb(s, &s->pending[i]))
       s->done[s->n_done++] = s->pending[i];
     else
       s->pending[keep++] = s->pending[i];
@@ -130,15 +161,24 @@ static void progress(vtpu_slot *s) {
   s->n_pending = keep;
 }
 
-static halo_status reenumerate(vtpu_slot *s, halo_err *err) {
-  if (s->present) {
-    umockdev_testbed_remove_device(s->tb->bed, s->syspath);
-    s->present = false;
-  }
-  drop_urbs(s);
-  s->devnum += 16; /* a new address on the same port, as the kernel would give */
-  s->enumerations++;
+/* Removes the sysfs entry: URBs in flight complete with -ENODEV. */
+static void disconnect(vtpu_slot *s) {
+  if (s->present) umockdev_testbed_remove_device(s->tb->bed, s->syspath);
+  s->present = false;
+  retire_urbs(s, -ENODEV);
+}
+
+/* The device appears again on the same port with a new address, as the
+ * kernel would give it, and the descriptors of its current mode. */
+static halo_status plug_again(vtpu_slot *s, halo_err *err) {
+  disconnect(s);
+  s->devnum += 16;
   return plug_entry(s, err);
+}
+
+static halo_status reenumerate(vtpu_slot *s, halo_err *err) {
+  s->enumerations++;
+  return plug_again(s, err);
 }
 
 static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer user) {
@@ -152,7 +192,11 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
   int eno = 0;
 
   pthread_mutex_lock(&tb->lock);
-  if (h->generation != s->generation || !s->present || !vtpu_plugged(s->dev)) {
+  /* The device model may have pulled its own plug (unplug_after_runs). */
+  if (h->generation == s->generation && s->present && !vtpu_plugged(s->dev)) disconnect(s);
+  bool connected = h->generation == s->generation && s->present;
+  if (!connected && request != USBDEVFS_REAPURB && request != USBDEVFS_REAPURBNDELAY) {
+    /* As the kernel: after a disconnect only REAPURB* still work. */
     pthread_mutex_unlock(&tb->lock);
     umockdev_ioctl_client_complete(client, -1, ENODEV);
     return TRUE;
@@ -197,7 +241,8 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
         res = -1, eno = ENOMEM;
         break;
       }
-      urb_ref r = {umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), NULL), NULL};
+      urb_ref r = {umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), NULL), NULL,
+                   s->generation, false};
       if (!r.urb) {
         res = -1, eno = EFAULT;
         break;
@@ -225,17 +270,25 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
         s->done[s->n_done++] = r;
       else
         s->pending[s->n_pending++] = r;
+      /* The transfer may have unplugged the device (unplug_after_runs). */
+      if (!vtpu_plugged(s->dev)) disconnect(s);
       break;
     }
     case USBDEVFS_REAPURB:
     case USBDEVFS_REAPURBNDELAY: {
-      progress(s);
-      if (s->n_done == 0) {
-        res = -1, eno = EAGAIN;
+      if (connected) {
+        progress(s);
+        if (!vtpu_plugged(s->dev)) disconnect(s);
+      }
+      int at = 0;
+      while (at < s->n_done && s->done[at].generation != h->generation) at++;
+      if (at == s->n_done) {
+        /* The kernel's answer: nothing yet, or nothing ever again. */
+        res = -1, eno = connected ? EAGAIN : ENODEV;
         break;
       }
-      urb_ref r = s->done[0];
-      memmove(s->done, s->done + 1, (size_t)(s->n_done - 1) * sizeof s->done[0]);
+      urb_ref r = s->done[at];
+      memmove(s->done + at, s->done + at + 1, (size_t)(s->n_done - at - 1) * sizeof s->done[0]);
       s->n_done--;
       UMockdevIoctlData *ptr = umockdev_ioctl_data_resolve(arg, 0, sizeof(void *), NULL);
       if (ptr) {
@@ -252,13 +305,12 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
       memcpy(&addr, arg->data, sizeof addr < (size_t)arg->data_len ? sizeof addr : (size_t)arg->data_len);
       res = -1, eno = EINVAL; /* already completed, or unknown */
       for (int i = 0; i < s->n_pending; i++) {
-        if (s->pending[i].urb->client_addr != addr || s->n_done >= MAX_URBS) continue;
+        if (s->pending[i].urb->client_addr != addr) continue;
         urb_ref r = s->pending[i];
         memmove(s->pending + i, s->pending + i + 1,
                 (size_t)(s->n_pending - i - 1) * sizeof s->pending[0]);
         s->n_pending--;
-        ((struct usbdevfs_urb *)r.urb->data)->status = -ENOENT;
-        s->done[s->n_done++] = r;
+        urb_complete(s, r, -ENOENT);
         res = 0, eno = 0;
         break;
       }
@@ -268,11 +320,7 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
       uint16_t before = vtpu_product_id(s->dev);
       vtpu_usb_reset(s->dev);
       /* URBs in flight die with the reset. */
-      for (int i = 0; i < s->n_pending && s->n_done < MAX_URBS; i++) {
-        ((struct usbdevfs_urb *)s->pending[i].urb->data)->status = -ENOENT;
-        s->done[s->n_done++] = s->pending[i];
-      }
-      s->n_pending = 0;
+      retire_urbs(s, -ENOENT);
       if (vtpu_product_id(s->dev) != before) {
         /* New descriptors: the kernel drops the old device and enumerates a
          * new one on the same port; the reset reports ENODEV. */
@@ -416,8 +464,22 @@ void vtpu_testbed_unplug(vtpu_testbed *tb, int i) {
   if (i >= 0 && i < tb->n) {
     vtpu_slot *s = &tb->slots[i];
     vtpu_unplug(s->dev);
-    if (s->present) umockdev_testbed_remove_device(tb->bed, s->syspath);
-    s->present = false;
+    disconnect(s);
   }
   pthread_mutex_unlock(&tb->lock);
+}
+
+halo_status vtpu_testbed_replug(vtpu_testbed *tb, int i, halo_err *err) {
+  pthread_mutex_lock(&tb->lock);
+  halo_status st;
+  if (i < 0 || i >= tb->n) {
+    st = halo_err_set(err, HALO_EINVAL, "vtpu testbed: no device %d (%d plugged)", i, tb->n);
+  } else {
+    vtpu_slot *s = &tb->slots[i];
+    vtpu_unplug(s->dev); /* a power cycle when it was still plugged in */
+    vtpu_replug(s->dev);
+    st = plug_again(s, err);
+  }
+  pthread_mutex_unlock(&tb->lock);
+  return st;
 }

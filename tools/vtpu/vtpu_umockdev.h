@@ -6,6 +6,8 @@
  * vtpu_bulk_out / vtpu_bulk_in and a port reset into vtpu_usb_reset. When a
  * reset boots the firmware the device re-enumerates: it is removed and added
  * again on the same port with the application PID and the same serial.
+ * A URB the device swallows (the timeout_next knob) is never delivered: it
+ * completes only when libusb's timeout discards it, as on a real link.
  *
  * Create the testbed before libusb_init() and before anything asks
  * umockdev_in_mock_environment(). The binary must link the umockdev preload
@@ -35,7 +37,14 @@ vtpu *vtpu_testbed_lock(vtpu_testbed *tb, int i);
 void vtpu_testbed_unlock(vtpu_testbed *tb);
 /* Times device i re-enumerated (boot -> application). */
 int vtpu_testbed_enumerations(vtpu_testbed *tb, int i);
-/* Unplugs device i: the model loses power and its sysfs entry goes away. */
+/* Unplugs device i: the model loses power and its sysfs entry goes away.
+ * As with the kernel, URBs in flight complete with -ENODEV and stay
+ * reapable; after that every ioctl on the old node answers ENODEV. */
 void vtpu_testbed_unplug(vtpu_testbed *tb, int i);
+/* Plugs device i back in on the same port (power-cycling it first when it
+ * was still plugged in): it lost power, so it comes back in boot mode, at a
+ * new device address. HALO_EINVAL when i is out of range or the port has
+ * re-enumerated too often. */
+halo_status vtpu_testbed_replug(vtpu_testbed *tb, int i, halo_err *err);
 
 #endif
