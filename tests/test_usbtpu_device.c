@@ -235,6 +235,41 @@ static void one_fault_is_recovered(void **state) {
   free(want);
 }
 
+/* What a device may do that the protocol tolerates (docs §5): an OUTPUT
+ * header sent together with its payload, a zero-length packet after a
+ * payload. Each invoke matches the CPU with no recovery and no device
+ * error. */
+static void tolerated_device_behaviours(void **state) {
+  vtpu_testbed *tb = *state;
+  halo_model *m = load_model();
+  size_t size = 0;
+  uint8_t *want = cpu_output(m, &size);
+  halo_session *s = session(m, "usbtpu,cpu", 0);
+  invoke_matches(s, want, size, "clean"); /* caches the program */
+  for (int k = 0; k < 4; k++) {
+    vtpu_faults f = {0};
+    f.pack_output_frames = k & 1;
+    f.zlp_after_output = k & 2;
+    vtpu_set_faults(vtpu_testbed_lock(tb, 0), &f);
+    vtpu_testbed_unlock(tb);
+    vtpu_stats a, b;
+    sum_stats(tb, &a);
+    invoke_matches(s, want, size, k & 1 ? "packed OUTPUT frame" : "OUTPUT header on its own");
+    invoke_matches(s, want, size, "second invoke");
+    sum_stats(tb, &b);
+    /* A recovery would show as a device error or the program sent again. */
+    if (b.errors != a.errors || b.program_bytes != a.program_bytes)
+      fail_msg("case %d: %llu device errors, program re-sent: %d", k,
+               (unsigned long long)(b.errors - a.errors), b.program_bytes != a.program_bytes);
+  }
+  vtpu_faults none = {0};
+  vtpu_set_faults(vtpu_testbed_lock(tb, 0), &none);
+  vtpu_testbed_unlock(tb);
+  halo_session_destroy(s);
+  halo_model_free(m);
+  free(want);
+}
+
 /* A fault on the first attempt and another on the retry: a clear error
  * naming the device and the endpoint; with the knobs cleared the next
  * invoke works. */
@@ -493,6 +528,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(enumerates_and_boots, setup, teardown),
       cmocka_unit_test_setup_teardown(session_matches_cpu_and_caches, setup, teardown),
       cmocka_unit_test_setup_teardown(one_fault_is_recovered, setup, teardown),
+      cmocka_unit_test_setup_teardown(tolerated_device_behaviours, setup, teardown),
       cmocka_unit_test_setup_teardown(fault_on_every_attempt_fails_clearly, setup, teardown),
       cmocka_unit_test_setup_teardown(unplugged_device_fails_clearly, setup, teardown),
       cmocka_unit_test_setup_teardown(unplug_mid_inference_then_replug, setup, teardown),

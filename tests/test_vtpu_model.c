@@ -255,6 +255,18 @@ static void send_frame(vtpu *d, uint8_t tag, uint32_t arg, const void *payload, 
   assert_int_equal(vtpu_bulk_out(d, USBTPU_EP_BULK_OUT, payload, len), (int)len);
 }
 
+/* An OUTPUT frame: the header comes as a transfer of its own, then the
+ * payload, even when the host asks for more (docs §5). */
+static void read_output(vtpu *d, int8_t *output, uint32_t bytes) {
+  uint8_t buf[USBTPU_FRAME_HEADER_SIZE + 64];
+  assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_OUTPUT_IN, buf, sizeof buf),
+                   (int)USBTPU_FRAME_HEADER_SIZE);
+  assert_int_equal(buf[5], USBTPU_TAG_OUTPUT);
+  assert_int_equal(usbtpu_get32(buf + 12), bytes);
+  assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_OUTPUT_IN, buf, sizeof buf), (int)bytes);
+  memcpy(output, buf, bytes);
+}
+
 static void invoke(vtpu *d, const usbtpu_program *prog, const int8_t *input, int8_t *output,
                    bool cached) {
   if (!cached) {
@@ -277,11 +289,8 @@ static void invoke(vtpu *d, const usbtpu_program *prog, const int8_t *input, int
   }
   assert_int_equal(usbtpu_get64(ev + 8), 7);
   assert_true(usbtpu_get64(ev + 16) > 0);
-  uint8_t buf[USBTPU_FRAME_HEADER_SIZE + 64];
-  assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_OUTPUT_IN, buf, sizeof buf),
-                   (int)(USBTPU_FRAME_HEADER_SIZE + prog->output_bytes[0]));
-  assert_int_equal(buf[5], USBTPU_TAG_OUTPUT);
-  memcpy(output, buf + USBTPU_FRAME_HEADER_SIZE, prog->output_bytes[0]);
+  read_output(d, output, prog->output_bytes[0]);
+  uint8_t buf[64];
   assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_OUTPUT_IN, buf, sizeof buf), VTPU_NAK);
 }
 
@@ -450,10 +459,7 @@ static void test_program_streamed_segments(void **state) {
     uint8_t ev[USBTPU_EVENT_SIZE];
     assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_EVENT_IN, ev, sizeof ev), (int)USBTPU_EVENT_SIZE);
     assert_int_equal(ev[1], USBTPU_ERR_NONE);
-    uint8_t buf[USBTPU_FRAME_HEADER_SIZE + 64];
-    assert_int_equal(vtpu_bulk_in(d, USBTPU_EP_OUTPUT_IN, buf, sizeof buf),
-                     (int)(USBTPU_FRAME_HEADER_SIZE + 10));
-    memcpy(got, buf + USBTPU_FRAME_HEADER_SIZE, 10);
+    read_output(d, got, 10);
     assert_memory_equal(got, want, sizeof want);
     assert_int_equal(csr_read(d, USBTPU_CSR_PARAM_TOKEN, 8), 0); /* nothing cached */
   }

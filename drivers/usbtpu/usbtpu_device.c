@@ -67,6 +67,7 @@ struct halo_exec {
   const int32_t *nodes;
   int n_nodes;
   usbtpu_program program;
+  uint8_t *output_stage; /* header + the largest output: an OUTPUT frame's first transfer */
 };
 
 const char *usbtpu_firmware_path(char *buf, size_t size) {
@@ -151,6 +152,7 @@ static void dev_buffer_free(halo_device *d, halo_buffer *b) {
 
 static void dev_release(halo_exec *ex) {
   if (!ex) return;
+  free(ex->output_stage);
   usbtpu_program_free(&ex->program);
   free(ex);
 }
@@ -189,6 +191,14 @@ static halo_status dev_prepare(halo_device *d, const halo_partition *part,
       dev_release(ex);
       return st;
     }
+  }
+  size_t largest = 0;
+  for (int i = 0; i < ex->program.n_outputs; i++)
+    if (ex->program.output_bytes[i] > largest) largest = ex->program.output_bytes[i];
+  ex->output_stage = malloc(USBTPU_FRAME_HEADER_SIZE + largest);
+  if (!ex->output_stage) {
+    dev_release(ex);
+    return halo_err_set(err, HALO_ENOMEM, "%s: out of memory preparing", d->name);
   }
   *out = ex;
   return HALO_OK;
@@ -248,26 +258,42 @@ static void *binding_ptr(const halo_binding *b) {
   return b->buffer && b->buffer->host ? (unsigned char *)b->buffer->host + b->offset : NULL;
 }
 
-/* Reads exactly `len` bytes from `ep` (a frame may span transfers). */
-static halo_status read_exact(usbtpu_device *ud, uint8_t ep, uint8_t *buf, size_t len,
-                              halo_err *err) {
+/* Reads at least `min` and at most `cap` bytes from `ep` into buf (a unit
+ * may span transfers, or arrive with what follows it in one transfer);
+ * *got (may be NULL) gets the count. A zero-length packet (a device ending
+ * a payload of whole packets with one) is skipped, once in a row. */
+static halo_status read_at_least(usbtpu_device *ud, uint8_t ep, uint8_t *buf, size_t min,
+                                 size_t cap, size_t *got, halo_err *err) {
   size_t have = 0;
-  while (have < len) {
-    size_t got = 0;
-    halo_status st = usbtpu_usb_read(ud->usb, ep, buf + have, len - have, &got, err);
+  bool empty_before = false;
+  while (have < min) {
+    size_t n = 0;
+    halo_status st = usbtpu_usb_read(ud->usb, ep, buf + have, cap - have, &n, err);
     if (st != HALO_OK) return halo_err_prefix(err, "%s: ", ud->name);
-    if (got == 0)
-      return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x%02x: empty transfer",
-                          ud->name, ep);
-    have += got;
+    if (n == 0 && empty_before)
+      return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x%02x: empty transfers", ud->name,
+                          ep);
+    empty_before = n == 0;
+    have += n;
   }
+  if (got) *got = have;
   return HALO_OK;
 }
 
-static halo_status read_output(usbtpu_device *ud, int index, uint32_t run_seq, uint8_t *dst,
-                               size_t bytes, halo_err *err) {
-  uint8_t h[USBTPU_FRAME_HEADER_SIZE];
-  halo_status st = read_exact(ud, USBTPU_EP_OUTPUT_IN, h, sizeof h, err);
+static halo_status read_exact(usbtpu_device *ud, uint8_t ep, uint8_t *buf, size_t len,
+                              halo_err *err) {
+  return read_at_least(ud, ep, buf, len, len, NULL, err);
+}
+
+/* An OUTPUT frame: the header comes as a transfer of its own (docs §5) or,
+ * from a device that packs them, with the payload in one transfer; the
+ * first read takes either. `stage` holds header + `bytes`. */
+static halo_status read_output(usbtpu_device *ud, int index, uint32_t run_seq, uint8_t *stage,
+                               uint8_t *dst, size_t bytes, halo_err *err) {
+  const uint8_t *h = stage;
+  size_t got = 0;
+  halo_status st = read_at_least(ud, USBTPU_EP_OUTPUT_IN, stage, USBTPU_FRAME_HEADER_SIZE,
+                                 USBTPU_FRAME_HEADER_SIZE + bytes, &got, err);
   if (st != HALO_OK) return halo_err_prefix(err, "output %d: ", index);
   uint32_t len = usbtpu_get32(h + 12);
   if (usbtpu_get32(h) != USBTPU_FRAME_MAGIC || h[4] != USBTPU_FRAME_VERSION ||
@@ -278,7 +304,9 @@ static halo_status read_output(usbtpu_device *ud, int index, uint32_t run_seq, u
                         "length %u, expected %zu bytes, sequence %u for RUN %u)",
                         ud->name, index, h[5], usbtpu_get32(h + 20), len, bytes,
                         usbtpu_get32(h + 8), run_seq);
-  st = read_exact(ud, USBTPU_EP_OUTPUT_IN, dst, bytes, err);
+  size_t early = got - USBTPU_FRAME_HEADER_SIZE;
+  memcpy(dst, stage + USBTPU_FRAME_HEADER_SIZE, early);
+  st = read_exact(ud, USBTPU_EP_OUTPUT_IN, dst + early, bytes - early, err);
   if (st != HALO_OK) return halo_err_prefix(err, "output %d payload: ", index);
   uint16_t flags = usbtpu_get16(h + 6);
   if ((flags & USBTPU_FRAME_CRC) && usbtpu_crc32(0, dst, bytes) != usbtpu_get32(h + 16))
@@ -390,7 +418,7 @@ static halo_status run_once(halo_exec *ex, const halo_binding *bindings, halo_pr
     if (!dst)
       return halo_err_set(err, HALO_EINTERNAL, "%s: output tensor %d has no host binding", name,
                           (int)p->output_tensor[i]);
-    st = read_output(ud, i, run_seq, dst, p->output_bytes[i], err);
+    st = read_output(ud, i, run_seq, ex->output_stage, dst, p->output_bytes[i], err);
     if (st != HALO_OK) return st;
   }
   int64_t t2 = halo_now_ns();

@@ -83,7 +83,7 @@ static void queue_push(queue *q, const void *a, size_t na, const void *b, size_t
   p->next = NULL;
   p->size = na + nb;
   p->read = 0;
-  memcpy(p->data, a, na);
+  if (na) memcpy(p->data, a, na);
   if (nb) memcpy(p->data + na, b, nb);
   if (q->tail)
     q->tail->next = p;
@@ -634,8 +634,16 @@ static void run_program(vtpu *d, uint32_t seq, uint64_t run_id) {
     usbtpu_put32(h + 8, seq);
     usbtpu_put32(h + 12, d->ph.output_bytes[i]);
     usbtpu_put32(h + 20, i);
-    queue_push(&d->q_output, h, sizeof h, d->act_mem + d->ph.output_offset[i],
-               d->ph.output_bytes[i]);
+    /* The header as a transfer of its own, then the payload (docs §5);
+     * or both in one, as a device that packs them (the driver copes). */
+    const uint8_t *payload = d->act_mem + d->ph.output_offset[i];
+    if (d->faults.pack_output_frames) {
+      queue_push(&d->q_output, h, sizeof h, payload, d->ph.output_bytes[i]);
+    } else {
+      queue_push(&d->q_output, h, sizeof h, NULL, 0);
+      queue_push(&d->q_output, payload, d->ph.output_bytes[i], NULL, 0);
+    }
+    if (d->faults.zlp_after_output) queue_push(&d->q_output, NULL, 0, NULL, 0);
   }
   push_event(d, USBTPU_ERR_NONE, seq, run_id);
 }

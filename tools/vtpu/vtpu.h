@@ -51,6 +51,9 @@ typedef struct vtpu_faults {
   bool timeout_next;      /* next bulk transfer answers VTPU_TIMEOUT */
   bool corrupt_next_out;  /* next bulk OUT frame has one payload byte flipped on arrival */
   int unplug_after_runs;  /* > 0: unplug when this many more RUN frames arrive */
+  /* Not faults: device behaviours the protocol tolerates (they stay set). */
+  bool pack_output_frames; /* an OUTPUT header and its payload in one transfer */
+  bool zlp_after_output;   /* a zero-length packet after each OUTPUT payload */
 } vtpu_faults;
 
 typedef struct vtpu_stats {
