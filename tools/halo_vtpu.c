@@ -1,6 +1,6 @@
 /* halo-vtpu: runs a command with virtual USB accelerators plugged in.
  *
- *   halo-vtpu [--devices N] [--usb2] -- COMMAND [ARGS...]
+ *   halo-vtpu [--devices N] [--usb2] [--unplug-after-runs K] -- COMMAND [ARGS...]
  *
  * Creates a umockdev testbed in this process with N virtual accelerators
  * (tools/vtpu, in boot mode, serials VTPU0001...), then runs COMMAND as a
@@ -23,15 +23,18 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: halo-vtpu [--devices N] [--usb2] -- COMMAND [ARGS...]\n"
+          "usage: halo-vtpu [--devices N] [--usb2] [--unplug-after-runs K] -- COMMAND [ARGS...]\n"
           "  runs COMMAND with N (1..%d, default 1) virtual USB accelerators plugged in\n"
-          "  --usb2  enumerate at USB 2.0 high speed instead of USB 3 SuperSpeed\n",
+          "  --usb2  enumerate at USB 2.0 high speed instead of USB 3 SuperSpeed\n"
+          "  --unplug-after-runs K  the first accelerator leaves the bus when its K-th\n"
+          "          RUN frame arrives (mid-inference), to try a program's fallback\n",
           VTPU_TESTBED_MAX_DEVICES);
 }
 
 int main(int argc, char **argv) {
   int n = 1;
   int usb2 = 0;
+  long unplug_after = 0;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) {
@@ -46,6 +49,13 @@ int main(int argc, char **argv) {
         return 2;
       }
       n = (int)v;
+    } else if (strcmp(argv[i], "--unplug-after-runs") == 0 && i + 1 < argc) {
+      char *end;
+      unplug_after = strtol(argv[++i], &end, 10);
+      if (*end || unplug_after < 1 || unplug_after > 1000000) {
+        fprintf(stderr, "halo-vtpu: --unplug-after-runs wants 1..1000000, got '%s'\n", argv[i]);
+        return 2;
+      }
     } else if (strcmp(argv[i], "--usb2") == 0) {
       usb2 = 1;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -73,6 +83,11 @@ int main(int argc, char **argv) {
   if (vtpu_testbed_create(n, configs, &tb, &err) != HALO_OK) {
     fprintf(stderr, "halo-vtpu: %s\n", err.msg);
     return 1;
+  }
+  if (unplug_after) {
+    vtpu_faults faults = {.unplug_after_runs = (int)unplug_after};
+    vtpu_set_faults(vtpu_testbed_lock(tb, 0), &faults);
+    vtpu_testbed_unlock(tb);
   }
   const char *dir = getenv("UMOCKDEV_DIR");
   if (!dir || !*dir) {
