@@ -315,28 +315,31 @@ static halo_status read_output(usbtpu_device *ud, int index, uint32_t run_seq, u
   return HALO_OK;
 }
 
-static void add_layer_events(halo_exec *ex, halo_profile *profile, int64_t start_ns) {
+/* One profile event per layer, from the device's cycle counters, laid end
+ * to end from start_ns. Returns their total (0 when the device gave none). */
+static int64_t add_layer_events(halo_exec *ex, halo_profile *profile, int64_t start_ns) {
   usbtpu_device *ud = ex->dev;
   uint32_t layers = 0;
   halo_err ignored;
-  if (ud->caps.clock_khz == 0) return;
+  if (ud->caps.clock_khz == 0) return 0;
   if (usbtpu_usb_csr_read32(ud->usb, USBTPU_CSR_LAYER_COUNT, &layers, &ignored) != HALO_OK)
-    return;
+    return 0;
   if (layers != (uint32_t)ex->n_nodes || layers == 0 || layers > USBTPU_CSR_PERF_MAX_LAYERS)
-    return; /* untrusted: a count that does not match the program is ignored */
+    return 0; /* untrusted: a count that does not match the program is ignored */
   /* The PERF window is 64-bit registers only (no block reads): one
    * CSR_READ64 per layer, done only when profiling. */
   int64_t t = start_ns;
   for (uint32_t i = 0; i < layers; i++) {
     uint64_t cycles = 0;
     if (usbtpu_usb_csr_read64(ud->usb, USBTPU_CSR_PERF_BASE + 8 * i, &cycles, &ignored) != HALO_OK)
-      return;
+      return t - start_ns;
     if (cycles > (uint64_t)1 << 40) cycles = (uint64_t)1 << 40; /* untrusted */
     int64_t ns = (int64_t)(cycles * 1000000u / ud->caps.clock_khz);
     int32_t node = ex->nodes[i];
     halo_profile_add(profile, node, halo_op_name(ex->graph->nodes[node].op), ud->name, t, ns);
     t += ns;
   }
+  return t - start_ns;
 }
 
 /* One attempt at an invoke. *run_failed is set when the device ran the
@@ -425,8 +428,11 @@ static halo_status run_once(halo_exec *ex, const halo_binding *bindings, halo_pr
   ud->stats.runs++;
   if (profile) {
     halo_profile_add(profile, -1, "USB OUT", name, t0, t1 - t0);
-    add_layer_events(ex, profile, t1);
-    halo_profile_add(profile, -1, "USB IN", name, t1, t2 - t1);
+    /* Waiting for the completion includes the device's own time: the
+     * layers get that, USB IN the rest (completion and outputs). */
+    int64_t device_ns = add_layer_events(ex, profile, t1);
+    if (device_ns > t2 - t1) device_ns = t2 - t1;
+    halo_profile_add(profile, -1, "USB IN", name, t1 + device_ns, t2 - t1 - device_ns);
   }
   return HALO_OK;
 }

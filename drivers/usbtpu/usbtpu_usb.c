@@ -324,36 +324,19 @@ halo_status usbtpu_usb_open(usbtpu_usb_mode mode, const char *serial, unsigned t
 halo_status usbtpu_usb_list(usbtpu_usb_mode mode, char (*serials)[USBTPU_USB_SERIAL_MAX],
                             int max, int *count, halo_err *err) {
   *count = 0;
-  usbtpu_usb_id ids[USBTPU_USB_IDS_MAX];
-  int n_ids = usbtpu_usb_id_table(ids, USBTPU_USB_IDS_MAX, NULL);
-  libusb_context *ctx = NULL;
-  int r = libusb_init(&ctx);
-  if (r != 0)
-    return halo_err_set(err, HALO_EDEVICE, "usbtpu: libusb_init: %s", libusb_strerror(r));
-  libusb_device **list = NULL;
-  ssize_t n = libusb_get_device_list(ctx, &list);
-  if (n < 0) {
-    libusb_exit(ctx);
-    return halo_err_set(err, HALO_EDEVICE, "usbtpu: listing USB devices: %s",
-                        libusb_strerror((int)n));
-  }
-  for (ssize_t i = 0; i < n && *count < max; i++) {
-    struct libusb_device_descriptor desc;
-    if (libusb_get_device_descriptor(list[i], &desc) != 0) continue;
-    usbtpu_usb_mode dev_mode;
-    if (!match_id(ids, n_ids, &desc, &dev_mode) || dev_mode != mode) continue;
-    libusb_device_handle *h = NULL;
-    if (libusb_open(list[i], &h) != 0) continue; /* no permission, gone, busy */
-    char sn[USBTPU_USB_SERIAL_MAX];
-    int ok = read_serial(h, desc.iSerialNumber, sn, sizeof sn) == 0 && sn[0];
-    libusb_close(h);
-    if (!ok) continue;
+  enum { SCAN_MAX = 32 };
+  usbtpu_usb_node nodes[SCAN_MAX];
+  int n = 0;
+  halo_status st = usbtpu_usb_scan(nodes, SCAN_MAX, &n, NULL, err);
+  if (st != HALO_OK) return st;
+  for (int i = 0; i < n && *count < max; i++) {
+    const usbtpu_usb_node *node = &nodes[i];
+    /* No permission, gone, busy, or no serial to find it again by. */
+    if (node->mode != mode || node->open.code != HALO_OK || !node->serial[0]) continue;
     bool dup = false;
-    for (int k = 0; k < *count; k++) dup |= strcmp(serials[k], sn) == 0;
-    if (!dup) memcpy(serials[(*count)++], sn, sizeof sn);
+    for (int k = 0; k < *count; k++) dup |= strcmp(serials[k], node->serial) == 0;
+    if (!dup) memcpy(serials[(*count)++], node->serial, USBTPU_USB_SERIAL_MAX);
   }
-  libusb_free_device_list(list, 1);
-  libusb_exit(ctx);
   return HALO_OK;
 }
 

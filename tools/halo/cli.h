@@ -73,6 +73,9 @@ typedef struct cli_args {
  * cli_args_free. */
 int cli_parse_args(const cli_command *cmd, int argc, char **argv, cli_args *out);
 void cli_args_free(cli_args *args);
+/* For commands that take no positional argument: CLI_OK, or CLI_USAGE
+ * after printing the error and freeing *args. */
+int cli_expect_no_positional(const cli_command *cmd, cli_args *args);
 
 /* Value of the last occurrence of `name`, or NULL. */
 const char *cli_last_value(const cli_args *args, const char *name);

@@ -75,6 +75,13 @@ static const cli_option *find_option(const cli_command *cmd, const char *name, s
   return NULL;
 }
 
+int cli_expect_no_positional(const cli_command *cmd, cli_args *args) {
+  if (args->n_positional == 0) return CLI_OK;
+  int rc = cli_usage_error(cmd, "unexpected argument '%s'", args->positional[0]);
+  cli_args_free(args);
+  return rc;
+}
+
 int cli_parse_args(const cli_command *cmd, int argc, char **argv, cli_args *out) {
   memset(out, 0, sizeof *out);
   out->options = calloc((size_t)argc + 1, sizeof *out->options);

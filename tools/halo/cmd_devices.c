@@ -10,11 +10,7 @@ static int devices_main(const cli_command *cmd, int argc, char **argv) {
   cli_args args;
   int rc = cli_parse_args(cmd, argc, argv, &args);
   if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
-  if (args.n_positional > 0) {
-    rc = cli_usage_error(cmd, "unexpected argument '%s'", args.positional[0]);
-    cli_args_free(&args);
-    return rc;
-  }
+  if ((rc = cli_expect_no_positional(cmd, &args)) != CLI_OK) return rc;
   cli_args_free(&args);
 
   int count = halo_device_count();

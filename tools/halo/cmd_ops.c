@@ -47,11 +47,7 @@ static int ops_main(const cli_command *cmd, int argc, char **argv) {
   if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
   bool markdown = cli_has_flag(&args, "--markdown");
   const char *only = cli_last_value(&args, "--devices");
-  if (args.n_positional > 0) {
-    rc = cli_usage_error(cmd, "unexpected argument '%s'", args.positional[0]);
-    cli_args_free(&args);
-    return rc;
-  }
+  if ((rc = cli_expect_no_positional(cmd, &args)) != CLI_OK) return rc;
   cli_args_free(&args);
 
   halo_device **devices = NULL;
