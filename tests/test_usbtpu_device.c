@@ -18,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,70 +26,18 @@
 #include "drivers/usbtpu/usbtpu_protocol.h"
 #include "halo/halo.h"
 #include "hal/registry.h"
+#include "tests/support_usbtpu/usbtpu_session.h"
+#include "tests/support_usbtpu/usbtpu_testbed.h"
 #include "tools/vtpu/vtpu_umockdev.h"
 
-static char model_path[1024];
+#define MODEL "person_detect.tflite"
+#define SEED 12345u /* every invoke here uses the same input */
 
-static int setup(void **state) {
-  halo_err err;
-  vtpu_testbed *tb = NULL;
-  if (vtpu_testbed_create(2, NULL, &tb, &err) != HALO_OK) {
-    fprintf(stderr, "testbed: %s\n", err.msg);
-    return -1;
-  }
-  *state = tb;
-  return 0;
-}
-
-static int teardown(void **state) {
-  vtpu_testbed_destroy(*state);
-  return 0;
-}
-
-static halo_model *load_model(void) {
-  if (access(model_path, R_OK) != 0)
-    fail_msg("%s is missing: set HALO_SHARED to the shared folder holding models/", model_path);
-  halo_model *m = NULL;
-  halo_error e;
-  if (halo_model_load_file(model_path, &m, &e) != HALO_OK) fail_msg("load: %s", e.message);
-  return m;
-}
-
-static halo_session *session(halo_model *m, const char *devices, int profiling) {
-  halo_options o;
-  halo_options_init(&o);
-  o.devices = devices;
-  o.profiling = profiling;
-  o.no_fallback = 1;
-  halo_session *s = NULL;
-  halo_error e;
-  if (halo_session_create(m, &o, &s, &e) != HALO_OK) fail_msg("session %s: %s", devices, e.message);
-  return s;
-}
-
-static void fill_input(halo_session *s) {
-  halo_tensor *in = halo_session_input(s, 0);
-  size_t n = halo_tensor_byte_size(in);
-  uint8_t *p = halo_tensor_data(in);
-  uint32_t x = 12345;
-  for (size_t i = 0; i < n; i++) {
-    x = x * 1103515245u + 12345u;
-    p[i] = (uint8_t)(x >> 16);
-  }
-}
-
-static void sum_stats(vtpu_testbed *tb, vtpu_stats *out) {
-  memset(out, 0, sizeof *out);
-  for (int i = 0; i < vtpu_testbed_count(tb); i++) {
-    vtpu_stats st;
-    vtpu_get_stats(vtpu_testbed_lock(tb, i), &st);
-    vtpu_testbed_unlock(tb);
-    out->bulk_out_bytes += st.bulk_out_bytes;
-    out->program_bytes += st.program_bytes;
-    out->param_bytes += st.param_bytes;
-    out->input_bytes += st.input_bytes;
-    out->runs += st.runs;
-  }
+/* person_detect, the CPU's output, and a session on "usbtpu,cpu" that has
+ * run once and matched it. Sessions set no_fallback (see the top). */
+static void start_clean(ut_case *c) {
+  ut_case_start(c, MODEL, SEED, "usbtpu,cpu", UT_NO_FALLBACK);
+  ut_case_invoke_matches(c, "clean");
 }
 
 static void enumerates_and_boots(void **state) {
@@ -120,18 +66,9 @@ static void enumerates_and_boots(void **state) {
 
 static void session_matches_cpu_and_caches(void **state) {
   vtpu_testbed *tb = *state;
-  halo_model *m = load_model();
-
-  halo_session *cpu = session(m, "cpu", 0);
-  fill_input(cpu);
-  assert_int_equal(halo_session_invoke(cpu), HALO_OK);
-  const halo_tensor *cout = halo_session_output(cpu, 0);
-  size_t out_size = halo_tensor_byte_size(cout);
-  uint8_t *want = malloc(out_size);
-  memcpy(want, halo_tensor_data_const(cout), out_size);
-  halo_session_destroy(cpu);
-
-  halo_session *s = session(m, "usbtpu,cpu", 1);
+  ut_case c;
+  ut_case_start(&c, MODEL, SEED, "usbtpu,cpu", UT_NO_FALLBACK | UT_PROFILING);
+  halo_session *s = c.s;
   int on_tpu = 0;
   for (int i = 0; i < halo_session_node_count(s); i++) {
     const char *op, *dev, *reason;
@@ -145,9 +82,7 @@ static void session_matches_cpu_and_caches(void **state) {
   }
   assert_true(on_tpu > 0);
 
-  fill_input(s);
-  if (halo_session_invoke(s) != HALO_OK) fail_msg("invoke: %s", halo_session_error(s));
-  assert_memory_equal(halo_tensor_data_const(halo_session_output(s, 0)), want, out_size);
+  ut_case_invoke_matches(&c, "first invoke");
 
   bool usb_out = false, usb_in = false, layer = false;
   for (int i = 0; i < halo_session_profile_count(s); i++) {
@@ -160,13 +95,10 @@ static void session_matches_cpu_and_caches(void **state) {
   assert_true(usb_out && usb_in && layer);
 
   /* Second invoke: the program and its parameters stay on the device. */
-  vtpu_stats a, b;
-  sum_stats(tb, &a);
+  vtpu_stats a = ut_total_stats(tb);
   assert_true(a.program_bytes > 0 && a.param_bytes > 0);
-  fill_input(s);
-  assert_int_equal(halo_session_invoke(s), HALO_OK);
-  sum_stats(tb, &b);
-  assert_memory_equal(halo_tensor_data_const(halo_session_output(s, 0)), want, out_size);
+  ut_case_invoke_matches(&c, "second invoke");
+  vtpu_stats b = ut_total_stats(tb);
   assert_int_equal(b.program_bytes, a.program_bytes);
   assert_int_equal(b.param_bytes, a.param_bytes);
   assert_int_equal(b.runs, a.runs + 1);
@@ -175,39 +107,15 @@ static void session_matches_cpu_and_caches(void **state) {
   /* Only INPUT and RUN frames: payload plus headers, no more. */
   assert_true(b.bulk_out_bytes - a.bulk_out_bytes < in_size + 4096);
 
-  halo_session_destroy(s);
-  halo_model_free(m);
-  free(want);
-}
-
-/* The CPU's output for fill_input's input; *size gets its byte size. */
-static uint8_t *cpu_output(halo_model *m, size_t *size) {
-  halo_session *cpu = session(m, "cpu", 0);
-  fill_input(cpu);
-  assert_int_equal(halo_session_invoke(cpu), HALO_OK);
-  const halo_tensor *t = halo_session_output(cpu, 0);
-  *size = halo_tensor_byte_size(t);
-  uint8_t *want = malloc(*size);
-  memcpy(want, halo_tensor_data_const(t), *size);
-  halo_session_destroy(cpu);
-  return want;
-}
-
-static void invoke_matches(halo_session *s, const uint8_t *want, size_t size, const char *what) {
-  fill_input(s);
-  if (halo_session_invoke(s) != HALO_OK) fail_msg("%s: invoke: %s", what, halo_session_error(s));
-  assert_memory_equal(halo_tensor_data_const(halo_session_output(s, 0)), want, size);
+  ut_case_end(&c);
 }
 
 /* Each fault once: the driver cancels, clears the halt, soft-resets,
  * re-sends program and parameters and retries; the output is the CPU's. */
 static void one_fault_is_recovered(void **state) {
   vtpu_testbed *tb = *state;
-  halo_model *m = load_model();
-  size_t size = 0;
-  uint8_t *want = cpu_output(m, &size);
-  halo_session *s = session(m, "usbtpu,cpu", 0);
-  invoke_matches(s, want, size, "clean");
+  ut_case c;
+  start_clean(&c);
   static const char *names[] = {"drop IN packet", "stall OUT", "timeout", "corrupt OUT frame"};
   for (int k = 0; k < 4; k++) {
     vtpu_faults f = {0};
@@ -215,25 +123,21 @@ static void one_fault_is_recovered(void **state) {
     f.stall_next_out = k == 1;
     f.timeout_next = k == 2;
     f.corrupt_next_out = k == 3;
-    vtpu_set_faults(vtpu_testbed_lock(tb, 0), &f);
-    vtpu_testbed_unlock(tb);
-    vtpu_stats a, b;
-    sum_stats(tb, &a);
-    invoke_matches(s, want, size, names[k]);
-    sum_stats(tb, &b);
+    ut_set_faults(tb, 0, &f);
+    vtpu_stats a = ut_total_stats(tb);
+    ut_case_invoke_matches(&c, names[k]);
+    vtpu_stats b = ut_total_stats(tb);
     /* The knob fired and the recovery's reset dropped the parameter cache:
      * program and parameters again. */
     if (b.program_bytes <= a.program_bytes || b.param_bytes <= a.param_bytes)
       fail_msg("%s: program and parameters were not re-sent after the reset", names[k]);
     /* One-shot knobs clear themselves: the next invoke is an ordinary cached one. */
-    sum_stats(tb, &a);
-    invoke_matches(s, want, size, "after recovery");
-    sum_stats(tb, &b);
+    a = ut_total_stats(tb);
+    ut_case_invoke_matches(&c, "after recovery");
+    b = ut_total_stats(tb);
     assert_int_equal(b.program_bytes, a.program_bytes);
   }
-  halo_session_destroy(s);
-  halo_model_free(m);
-  free(want);
+  ut_case_end(&c);
 }
 
 /* What a device may do that the protocol tolerates (docs §5): an OUTPUT
@@ -242,33 +146,25 @@ static void one_fault_is_recovered(void **state) {
  * error. */
 static void tolerated_device_behaviours(void **state) {
   vtpu_testbed *tb = *state;
-  halo_model *m = load_model();
-  size_t size = 0;
-  uint8_t *want = cpu_output(m, &size);
-  halo_session *s = session(m, "usbtpu,cpu", 0);
-  invoke_matches(s, want, size, "clean"); /* caches the program */
+  ut_case c;
+  start_clean(&c); /* caches the program */
   for (int k = 0; k < 4; k++) {
     vtpu_faults f = {0};
     f.pack_output_frames = k & 1;
     f.zlp_after_output = k & 2;
-    vtpu_set_faults(vtpu_testbed_lock(tb, 0), &f);
-    vtpu_testbed_unlock(tb);
-    vtpu_stats a, b;
-    sum_stats(tb, &a);
-    invoke_matches(s, want, size, k & 1 ? "packed OUTPUT frame" : "OUTPUT header on its own");
-    invoke_matches(s, want, size, "second invoke");
-    sum_stats(tb, &b);
+    ut_set_faults(tb, 0, &f);
+    vtpu_stats a = ut_total_stats(tb);
+    ut_case_invoke_matches(&c, k & 1 ? "packed OUTPUT frame" : "OUTPUT header on its own");
+    ut_case_invoke_matches(&c, "second invoke");
+    vtpu_stats b = ut_total_stats(tb);
     /* A recovery would show as a device error or the program sent again. */
     if (b.errors != a.errors || b.program_bytes != a.program_bytes)
       fail_msg("case %d: %llu device errors, program re-sent: %d", k,
                (unsigned long long)(b.errors - a.errors), b.program_bytes != a.program_bytes);
   }
   vtpu_faults none = {0};
-  vtpu_set_faults(vtpu_testbed_lock(tb, 0), &none);
-  vtpu_testbed_unlock(tb);
-  halo_session_destroy(s);
-  halo_model_free(m);
-  free(want);
+  ut_set_faults(tb, 0, &none);
+  ut_case_end(&c);
 }
 
 /* A fault on the first attempt and another on the retry: a clear error
@@ -276,11 +172,8 @@ static void tolerated_device_behaviours(void **state) {
  * invoke works. */
 static void fault_on_every_attempt_fails_clearly(void **state) {
   vtpu_testbed *tb = *state;
-  halo_model *m = load_model();
-  size_t size = 0;
-  uint8_t *want = cpu_output(m, &size);
-  halo_session *s = session(m, "usbtpu,cpu", 0);
-  invoke_matches(s, want, size, "clean");
+  ut_case c;
+  start_clean(&c);
   struct {
     vtpu_faults f;
     halo_status code;
@@ -304,22 +197,18 @@ static void fault_on_every_attempt_fails_clearly(void **state) {
   cases[3].endpoint = "endpoint 0x82";
   cases[3].first = "endpoint 0x01: no answer within";
   for (int k = 0; k < 4; k++) {
-    vtpu_set_faults(vtpu_testbed_lock(tb, 0), &cases[k].f);
-    vtpu_testbed_unlock(tb);
-    fill_input(s);
-    halo_status st = halo_session_invoke(s);
-    const char *msg = halo_session_error(s);
+    ut_set_faults(tb, 0, &cases[k].f);
+    ut_fill_input(c.s, SEED);
+    halo_status st = halo_session_invoke(c.s);
+    const char *msg = halo_session_error(c.s);
     if (st != cases[k].code || !strstr(msg, "usbtpu0") || !strstr(msg, cases[k].endpoint) ||
         !strstr(msg, "after recovery") || (cases[k].first && !strstr(msg, cases[k].first)))
       fail_msg("case %d: status %d: %s", k, (int)st, msg);
     vtpu_faults none = {0};
-    vtpu_set_faults(vtpu_testbed_lock(tb, 0), &none);
-    vtpu_testbed_unlock(tb);
-    invoke_matches(s, want, size, "after the knob was cleared");
+    ut_set_faults(tb, 0, &none);
+    ut_case_invoke_matches(&c, "after the knob was cleared");
   }
-  halo_session_destroy(s);
-  halo_model_free(m);
-  free(want);
+  ut_case_end(&c);
 }
 
 /* The message of a failed invoke names the device (HAL name, and the USB
@@ -334,22 +223,18 @@ static void assert_unplugged_error(halo_session *s, halo_status st, const char *
 /* Plugs device 0 back in: the next invoke re-attaches it (boot mode, DFU
  * download, application mode: one more enumeration) and the output is the
  * CPU's again, program and parameters sent afresh. */
-static void replug_and_match(vtpu_testbed *tb, halo_session *s, const uint8_t *want,
-                             size_t size) {
+static void replug_and_match(vtpu_testbed *tb, ut_case *c) {
   int before = vtpu_testbed_enumerations(tb, 0);
-  vtpu_stats a, b;
-  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &a);
-  vtpu_testbed_unlock(tb);
+  vtpu_stats a = ut_device_stats(tb, 0);
   halo_err err;
   if (vtpu_testbed_replug(tb, 0, &err) != HALO_OK) fail_msg("replug: %s", err.msg);
   assert_int_equal(vtpu_product_id(vtpu_testbed_lock(tb, 0)), USBTPU_PID_BOOT);
   vtpu_testbed_unlock(tb);
-  invoke_matches(s, want, size, "after the replug");
+  ut_case_invoke_matches(c, "after the replug");
   assert_int_equal(vtpu_testbed_enumerations(tb, 0), before + 1);
-  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &b);
-  vtpu_testbed_unlock(tb);
+  vtpu_stats b = ut_device_stats(tb, 0);
   assert_true(b.program_bytes > a.program_bytes && b.param_bytes > a.param_bytes);
-  invoke_matches(s, want, size, "cached, after the replug");
+  ut_case_invoke_matches(c, "cached, after the replug");
 }
 
 /* Unplugged between invokes: HALO_ENODEV naming the device, no retry, no
@@ -357,22 +242,17 @@ static void replug_and_match(vtpu_testbed *tb, halo_session *s, const uint8_t *w
  * next invoke works. */
 static void unplugged_device_fails_clearly(void **state) {
   vtpu_testbed *tb = *state;
-  halo_model *m = load_model();
-  size_t size = 0;
-  uint8_t *want = cpu_output(m, &size);
-  halo_session *s = session(m, "usbtpu,cpu", 0);
-  invoke_matches(s, want, size, "clean");
+  ut_case c;
+  start_clean(&c);
   vtpu_testbed_unplug(tb, 0);
-  fill_input(s);
-  assert_unplugged_error(s, halo_session_invoke(s), "unplug");
-  fill_input(s);
-  halo_status st = halo_session_invoke(s);
-  assert_unplugged_error(s, st, "after unplug");
-  assert_non_null(strstr(halo_session_error(s), "not back"));
-  replug_and_match(tb, s, want, size);
-  halo_session_destroy(s);
-  halo_model_free(m);
-  free(want);
+  ut_fill_input(c.s, SEED);
+  assert_unplugged_error(c.s, halo_session_invoke(c.s), "unplug");
+  ut_fill_input(c.s, SEED);
+  halo_status st = halo_session_invoke(c.s);
+  assert_unplugged_error(c.s, st, "after unplug");
+  assert_non_null(strstr(halo_session_error(c.s), "not back"));
+  replug_and_match(tb, &c);
+  ut_case_end(&c);
 }
 
 /* Unplugged mid-inference: the device drops off the bus when the RUN frame
@@ -381,20 +261,14 @@ static void unplugged_device_fails_clearly(void **state) {
  * device is away, and after the replug the next invoke works. */
 static void unplug_mid_inference_then_replug(void **state) {
   vtpu_testbed *tb = *state;
-  halo_model *m = load_model();
-  size_t size = 0;
-  uint8_t *want = cpu_output(m, &size);
-  halo_session *s = session(m, "usbtpu,cpu", 0);
-  invoke_matches(s, want, size, "clean");
+  ut_case c;
+  start_clean(&c);
   vtpu_faults f = {0};
   f.unplug_after_runs = 1;
-  vtpu_set_faults(vtpu_testbed_lock(tb, 0), &f);
-  vtpu_testbed_unlock(tb);
-  vtpu_stats a;
-  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &a);
-  vtpu_testbed_unlock(tb);
-  fill_input(s);
-  assert_unplugged_error(s, halo_session_invoke(s), "unplug mid-inference");
+  ut_set_faults(tb, 0, &f);
+  vtpu_stats a = ut_device_stats(tb, 0);
+  ut_fill_input(c.s, SEED);
+  assert_unplugged_error(c.s, halo_session_invoke(c.s), "unplug mid-inference");
   vtpu_stats b;
   vtpu *d = vtpu_testbed_lock(tb, 0);
   vtpu_get_stats(d, &b);
@@ -402,12 +276,10 @@ static void unplug_mid_inference_then_replug(void **state) {
   vtpu_testbed_unlock(tb);
   assert_false(plugged);
   assert_int_equal(b.runs, a.runs + 1); /* the RUN frame arrived: mid-inference indeed */
-  fill_input(s);
-  assert_unplugged_error(s, halo_session_invoke(s), "while unplugged");
-  replug_and_match(tb, s, want, size);
-  halo_session_destroy(s);
-  halo_model_free(m);
-  free(want);
+  ut_fill_input(c.s, SEED);
+  assert_unplugged_error(c.s, halo_session_invoke(c.s), "while unplugged");
+  replug_and_match(tb, &c);
+  ut_case_end(&c);
 }
 
 static void no_device_adds_none(void **state) {
@@ -422,31 +294,12 @@ static void no_device_adds_none(void **state) {
   assert_int_equal(found, 0);
 }
 
-/* Runs `halo-vtpu LAUNCHER_ARGS -- halo CLI_ARGS 2>&1` into out[size];
- * returns the exit status. */
-static int run_under_vtpu(const char *launcher_args, const char *cli_args, char *out,
-                          size_t size) {
-  const char *build = getenv("HALO_BUILD");
-  char launcher[512], cli[512], cmd[3000];
-  snprintf(launcher, sizeof launcher, "%s/halo-vtpu", build && *build ? build : "build");
-  snprintf(cli, sizeof cli, "%s/halo", build && *build ? build : "build");
-  if (access(launcher, X_OK) != 0 || access(cli, X_OK) != 0)
-    fail_msg("%s or %s not built", launcher, cli);
-  snprintf(cmd, sizeof cmd, "%s %s -- %s %s 2>&1", launcher, launcher_args, cli, cli_args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(out, 1, size - 1, p);
-  out[n] = 0;
-  int rc = pclose(p);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
 /* tools/halo_vtpu.c: the CLI in a child process sees the devices the
  * launcher plugged in, through LD_PRELOAD and umockdev's socket. */
 static void launcher_serves_a_child(void **state) {
   (void)state;
   char out[8192];
-  int rc = run_under_vtpu("--devices 2 --usb2", "devices", out, sizeof out);
+  int rc = ut_run_under_vtpu(NULL, "--devices 2 --usb2", "devices", out, sizeof out);
   if (rc != 0) fail_msg("halo-vtpu --devices 2 --usb2 -- halo devices: exit %d: %s", rc, out);
   const char *a = strstr(out, "usbtpu0");
   if (!a) fail_msg("no usbtpu0 in: %s", out);
@@ -485,22 +338,20 @@ static bool profile_row(const char *line, char *op, size_t op_cap, double *first
  * person: 0.941); with --no-fallback the run fails naming the device. */
 static void cli_falls_back_when_unplugged(void **state) {
   (void)state;
-  char image[1100], args[2400];
-  snprintf(image, sizeof image, "%s", model_path);
-  char *slash = strrchr(image, '/');
-  snprintf(slash ? slash + 1 : image, sizeof image - (size_t)(slash ? slash + 1 - image : 0),
-           "person.bmp");
+  char model_path[1200], image[1200], args[2600];
+  ut_shared_model_path(MODEL, model_path, sizeof model_path);
+  ut_shared_model_path("person.bmp", image, sizeof image);
   if (access(model_path, R_OK) != 0 || access(image, R_OK) != 0)
     fail_msg("%s or %s is missing: set HALO_SHARED", model_path, image);
   static char out[1 << 15];
   snprintf(args, sizeof args, "run '%s' --input '%s' --devices usbtpu,cpu", model_path, image);
-  int rc = run_under_vtpu("--unplug-after-runs 1", args, out, sizeof out);
+  int rc = ut_run_under_vtpu(NULL, "--unplug-after-runs 1", args, out, sizeof out);
   if (rc != 0 || !strstr(out, "note: usbtpu0 is gone") || !strstr(out, "now run on cpu") ||
       !strstr(out, "0.941406"))
     fail_msg("fallback: exit %d:\n%s", rc, out);
   snprintf(args, sizeof args, "run '%s' --input '%s' --devices usbtpu,cpu --no-fallback",
            model_path, image);
-  rc = run_under_vtpu("--unplug-after-runs 1", args, out, sizeof out);
+  rc = ut_run_under_vtpu(NULL, "--unplug-after-runs 1", args, out, sizeof out);
   if (rc != 1 || !strstr(out, "usbtpu0") || !strstr(out, "unplugged during the invoke") ||
       strstr(out, "0.941406"))
     fail_msg("--no-fallback: exit %d:\n%s", rc, out);
@@ -511,12 +362,13 @@ static void cli_falls_back_when_unplugged(void **state) {
  * rows. */
 static void bench_profile_shows_device_nodes(void **state) {
   (void)state;
+  char model_path[1200], args[1400];
+  ut_shared_model_path(MODEL, model_path, sizeof model_path);
   if (access(model_path, R_OK) != 0)
     fail_msg("%s is missing: set HALO_SHARED to the shared folder holding models/", model_path);
-  char args[1200];
   snprintf(args, sizeof args, "bench --profile --runs 3 '%s'", model_path);
   static char out[1 << 16];
-  int rc = run_under_vtpu("", args, out, sizeof out);
+  int rc = ut_run_under_vtpu(NULL, "", args, out, sizeof out);
   if (rc != 0) fail_msg("halo-vtpu -- halo %s: exit %d: %s", args, rc, out);
   if (!strstr(out, "Devices used: usbtpu0")) fail_msg("usbtpu0 not used: %s", out);
   /* Rows of the Run Order table (the first table): op, times, device. */
@@ -542,25 +394,16 @@ static void bench_profile_shows_device_nodes(void **state) {
 }
 
 int main(void) {
-  const char *build = getenv("HALO_BUILD");
-  char tmp[512];
-  snprintf(tmp, sizeof tmp, "%s/tmp", build && *build ? build : "build");
-  mkdir(tmp, 0755);
-  char *abs = realpath(tmp, NULL);
-  if (abs) setenv("TMPDIR", abs, 1);
-  free(abs);
-  const char *shared = getenv("HALO_SHARED");
-  snprintf(model_path, sizeof model_path, "%s/models/person_detect.tflite",
-           shared && *shared ? shared : "../shared");
+  ut_init();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(enumerates_and_boots, setup, teardown),
-      cmocka_unit_test_setup_teardown(session_matches_cpu_and_caches, setup, teardown),
-      cmocka_unit_test_setup_teardown(one_fault_is_recovered, setup, teardown),
-      cmocka_unit_test_setup_teardown(tolerated_device_behaviours, setup, teardown),
-      cmocka_unit_test_setup_teardown(fault_on_every_attempt_fails_clearly, setup, teardown),
-      cmocka_unit_test_setup_teardown(unplugged_device_fails_clearly, setup, teardown),
-      cmocka_unit_test_setup_teardown(unplug_mid_inference_then_replug, setup, teardown),
-      cmocka_unit_test_setup_teardown(no_device_adds_none, setup, teardown),
+      UT_TEST_ON_TWO(enumerates_and_boots),
+      UT_TEST_ON_TWO(session_matches_cpu_and_caches),
+      UT_TEST_ON_TWO(one_fault_is_recovered),
+      UT_TEST_ON_TWO(tolerated_device_behaviours),
+      UT_TEST_ON_TWO(fault_on_every_attempt_fails_clearly),
+      UT_TEST_ON_TWO(unplugged_device_fails_clearly),
+      UT_TEST_ON_TWO(unplug_mid_inference_then_replug),
+      UT_TEST_ON_TWO(no_device_adds_none),
       cmocka_unit_test(launcher_serves_a_child),
       cmocka_unit_test(cli_falls_back_when_unplugged),
       cmocka_unit_test(bench_profile_shows_device_nodes),

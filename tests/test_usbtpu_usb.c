@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -23,36 +22,10 @@
 #include "drivers/usbtpu/usbtpu_firmware.h"
 #include "drivers/usbtpu/usbtpu_protocol.h"
 #include "drivers/usbtpu/usbtpu_usb.h"
+#include "tests/support_usbtpu/usbtpu_testbed.h"
 #include "tools/vtpu/vtpu_umockdev.h"
 
-#define FW_BLOB "firmware_blobs/usbtpu-fw-1.0.bin"
 #define TIMEOUT_MS 100
-
-static uint8_t *read_blob(size_t *size) {
-  FILE *f = fopen(FW_BLOB, "rb");
-  assert_non_null(f);
-  uint8_t *b = malloc(USBTPU_DFU_MAX_IMAGE);
-  assert_non_null(b);
-  *size = fread(b, 1, USBTPU_DFU_MAX_IMAGE, f);
-  fclose(f);
-  return b;
-}
-
-static int setup(void **state) {
-  halo_err err;
-  vtpu_testbed *tb = NULL;
-  if (vtpu_testbed_create(2, NULL, &tb, &err) != HALO_OK) {
-    fprintf(stderr, "testbed: %s\n", err.msg);
-    return -1;
-  }
-  *state = tb;
-  return 0;
-}
-
-static int teardown(void **state) {
-  vtpu_testbed_destroy(*state);
-  return 0;
-}
 
 static usbtpu_usb *boot(const char *serial, const uint8_t *img, size_t size) {
   halo_err err;
@@ -69,7 +42,7 @@ static usbtpu_usb *boot(const char *serial, const uint8_t *img, size_t size) {
 static void boot_and_read_caps(void **state) {
   vtpu_testbed *tb = *state;
   size_t size;
-  uint8_t *img = read_blob(&size);
+  uint8_t *img = ut_read_firmware(&size);
   halo_err err;
   usbtpu_fw_info info;
   assert_int_equal(usbtpu_fw_parse(img, size, &info, &err), HALO_OK);
@@ -131,11 +104,9 @@ static void boot_and_read_caps(void **state) {
   assert_non_null(strstr(err.msg, "0x81"));
 
   /* A halted bulk OUT endpoint: a stall naming the endpoint. */
-  vtpu *model = vtpu_testbed_lock(tb, 0);
   vtpu_faults f = {0};
   f.stall_next_out = true;
-  vtpu_set_faults(model, &f);
-  vtpu_testbed_unlock(tb);
+  ut_set_faults(tb, 0, &f);
   assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, false, &err),
                    HALO_EDEVICE);
   assert_non_null(strstr(err.msg, "endpoint 0x01"));
@@ -144,25 +115,20 @@ static void boot_and_read_caps(void **state) {
 
   /* A transfer the device swallows is never delivered: libusb times out,
    * and the frame never reached the device. */
-  vtpu_stats before, after;
-  model = vtpu_testbed_lock(tb, 0);
-  vtpu_get_stats(model, &before);
+  vtpu_stats before = ut_device_stats(tb, 0);
   f = (vtpu_faults){0};
   f.timeout_next = true;
-  vtpu_set_faults(model, &f);
-  vtpu_testbed_unlock(tb);
+  ut_set_faults(tb, 0, &f);
   assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, false, &err),
                    HALO_ETIMEOUT);
   assert_non_null(strstr(err.msg, "endpoint 0x01"));
-  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &after);
-  vtpu_testbed_unlock(tb);
+  vtpu_stats after = ut_device_stats(tb, 0);
   assert_int_equal(after.frames, before.frames);
   /* The endpoint still works, and the swallowed frame never arrived: its
    * sequence number is still the next one the device expects. */
   assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, false, &err),
                    HALO_OK);
-  vtpu_get_stats(vtpu_testbed_lock(tb, 0), &after);
-  vtpu_testbed_unlock(tb);
+  after = ut_device_stats(tb, 0);
   assert_int_equal(after.frames, before.frames + 1);
   usbtpu_usb_close(dev);
   free(img);
@@ -171,7 +137,7 @@ static void boot_and_read_caps(void **state) {
 static void corrupted_firmware_refused(void **state) {
   vtpu_testbed *tb = *state;
   size_t size;
-  uint8_t *img = read_blob(&size);
+  uint8_t *img = ut_read_firmware(&size);
   halo_err err;
   usbtpu_usb *dev = NULL;
   assert_int_equal(usbtpu_usb_open(USBTPU_PID_BOOT, "VTPU0002", TIMEOUT_MS, &dev, &err), HALO_OK);
@@ -198,13 +164,11 @@ static void corrupted_firmware_refused(void **state) {
 
 static void refused_by_policy_names_block(void **state) {
   vtpu_testbed *tb = *state;
-  vtpu *v = vtpu_testbed_lock(tb, 0);
   vtpu_faults f = {0};
   f.refuse_dfu = true;
-  vtpu_set_faults(v, &f);
-  vtpu_testbed_unlock(tb);
+  ut_set_faults(tb, 0, &f);
   size_t size;
-  uint8_t *img = read_blob(&size);
+  uint8_t *img = ut_read_firmware(&size);
   halo_err err;
   usbtpu_usb *dev = NULL;
   assert_int_equal(usbtpu_usb_open(USBTPU_PID_BOOT, "VTPU0001", TIMEOUT_MS, &dev, &err), HALO_OK);
@@ -218,7 +182,7 @@ static void refused_by_policy_names_block(void **state) {
 static void two_devices_at_once(void **state) {
   vtpu_testbed *tb = *state;
   size_t size;
-  uint8_t *img = read_blob(&size);
+  uint8_t *img = ut_read_firmware(&size);
   usbtpu_usb *a = boot("VTPU0001", img, size);
   usbtpu_usb *b = boot("VTPU0002", img, size);
   assert_int_equal(vtpu_testbed_enumerations(tb, 0), 1);
@@ -278,7 +242,7 @@ static void *read_event(void *arg) {
 static void unplugged_device_is_gone(void **state) {
   vtpu_testbed *tb = *state;
   size_t size;
-  uint8_t *img = read_blob(&size);
+  uint8_t *img = ut_read_firmware(&size);
   halo_err err;
   usbtpu_usb *dev = NULL;
   /* A long transfer timeout: the unplug comes well before it. */
@@ -316,21 +280,14 @@ static void unplugged_device_is_gone(void **state) {
 }
 
 int main(void) {
-  /* umockdev testbeds are temporary directories: keep them in the build folder. */
-  const char *build = getenv("HALO_BUILD");
-  char tmp[512];
-  snprintf(tmp, sizeof tmp, "%s/tmp", build && *build ? build : "build");
-  mkdir(tmp, 0755);
-  char *abs = realpath(tmp, NULL); /* umockdev needs an absolute root */
-  if (abs) setenv("TMPDIR", abs, 1);
-  free(abs);
+  ut_init();
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(boot_and_read_caps, setup, teardown),
-      cmocka_unit_test_setup_teardown(corrupted_firmware_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(refused_by_policy_names_block, setup, teardown),
-      cmocka_unit_test_setup_teardown(two_devices_at_once, setup, teardown),
-      cmocka_unit_test_setup_teardown(missing_device_is_named, setup, teardown),
-      cmocka_unit_test_setup_teardown(unplugged_device_is_gone, setup, teardown),
+      UT_TEST_ON_TWO(boot_and_read_caps),
+      UT_TEST_ON_TWO(corrupted_firmware_refused),
+      UT_TEST_ON_TWO(refused_by_policy_names_block),
+      UT_TEST_ON_TWO(two_devices_at_once),
+      UT_TEST_ON_TWO(missing_device_is_named),
+      UT_TEST_ON_TWO(unplugged_device_is_gone),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,9 +22,9 @@
 #include "drivers/usbtpu/usbtpu_dfu.h"
 #include "drivers/usbtpu/usbtpu_protocol.h"
 #include "drivers/usbtpu/usbtpu_usb.h"
+#include "tests/support_usbtpu/usbtpu_testbed.h"
 #include "tools/vtpu/vtpu_umockdev.h"
 
-#define FW_BLOB "firmware_blobs/usbtpu-fw-1.0.bin"
 #define RULES "tools/udev/" USBTPU_UDEV_RULES_NAME
 #define TIMEOUT_MS 100
 
@@ -150,18 +150,11 @@ static int setup(void **state) {
                              .vid = OTHER_VID,
                              .pid_boot = OTHER_BOOT,
                              .pid_app = OTHER_APP}};
-  halo_err err;
-  vtpu_testbed *tb = NULL;
-  if (vtpu_testbed_create(2, configs, &tb, &err) != HALO_OK) {
-    fprintf(stderr, "testbed: %s\n", err.msg);
-    return -1;
-  }
-  *state = tb;
-  return 0;
+  return ut_testbed_setup(state, 2, configs);
 }
 
 static int teardown(void **state) {
-  vtpu_testbed_destroy(*state);
+  ut_teardown(state);
   unsetenv(USBTPU_USB_IDS_ENV);
   return 0;
 }
@@ -212,12 +205,8 @@ static void extra_identity_needs_the_variable(void **state) {
 static void extra_identity_boots_and_reopens(void **state) {
   vtpu_testbed *tb = *state;
   setenv(USBTPU_USB_IDS_ENV, "1234:0001:0002", 1);
-  FILE *f = fopen(FW_BLOB, "rb");
-  assert_non_null(f);
-  uint8_t *img = malloc(USBTPU_DFU_MAX_IMAGE);
-  assert_non_null(img);
-  size_t size = fread(img, 1, USBTPU_DFU_MAX_IMAGE, f);
-  fclose(f);
+  size_t size = 0;
+  uint8_t *img = ut_read_firmware(&size);
 
   halo_err err;
   usbtpu_usb *dev = NULL;
@@ -313,26 +302,8 @@ static void no_permission_names_node_and_rule(void **state) {
     fail_msg("%s", msg);
 }
 
-static int setup_one(void **state) {
-  halo_err err;
-  vtpu_testbed *tb = NULL;
-  if (vtpu_testbed_create(1, NULL, &tb, &err) != HALO_OK) {
-    fprintf(stderr, "testbed: %s\n", err.msg);
-    return -1;
-  }
-  *state = tb;
-  return 0;
-}
-
 int main(void) {
-  /* umockdev testbeds are temporary directories: keep them in the build folder. */
-  const char *build = getenv("HALO_BUILD");
-  char tmp[512];
-  snprintf(tmp, sizeof tmp, "%s/tmp", build && *build ? build : "build");
-  mkdir(tmp, 0755);
-  char *abs = realpath(tmp, NULL); /* umockdev needs an absolute root */
-  if (abs) setenv("TMPDIR", abs, 1);
-  free(abs);
+  ut_init();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(parses_well_formed_entries),
       cmocka_unit_test(rejects_malformed_entries_by_name),
@@ -340,7 +311,7 @@ int main(void) {
       cmocka_unit_test(udev_rule_matches_the_protocol),
       cmocka_unit_test_setup_teardown(extra_identity_needs_the_variable, setup, teardown),
       cmocka_unit_test_setup_teardown(extra_identity_boots_and_reopens, setup, teardown),
-      cmocka_unit_test_setup_teardown(no_permission_names_node_and_rule, setup_one, teardown),
+      cmocka_unit_test_setup_teardown(no_permission_names_node_and_rule, ut_setup_one, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,20 +157,25 @@ static void test_dfu_refuses_bad_images(void **state) {
   free(img);
 }
 
-static void test_caps_through_csrs(void **state) {
-  (void)state;
-  vtpu *d = booted_device();
-  assert_int_equal(csr_read(d, USBTPU_CSR_ID, 4), USBTPU_DEVICE_ID);
-  assert_int_equal(csr_read(d, USBTPU_CSR_FW_VERSION, 4), 0x010000);
+/* CAPS_SIZE, then the capability table through the CSR window, parsed. */
+static void read_caps(vtpu *d, usbtpu_caps *caps) {
   uint32_t size = (uint32_t)csr_read(d, USBTPU_CSR_CAPS_SIZE, 4);
   assert_true(size >= USBTPU_CAPS_HEADER_SIZE && size <= USBTPU_CSR_BLOCK_MAX);
   uint8_t table[USBTPU_CSR_BLOCK_MAX];
   assert_int_equal(ctrl(d, USBTPU_REQTYPE_VENDOR_IN, USBTPU_REQ_CSR_READ_BLOCK, 0,
                         USBTPU_CSR_CAPS_BASE >> 16, table, (uint16_t)size),
                    (int)size);
-  usbtpu_caps caps;
   halo_err err;
-  assert_int_equal(usbtpu_caps_parse(table, size, "vtpu", &caps, &err), HALO_OK);
+  assert_int_equal(usbtpu_caps_parse(table, size, "vtpu", caps, &err), HALO_OK);
+}
+
+static void test_caps_through_csrs(void **state) {
+  (void)state;
+  vtpu *d = booted_device();
+  assert_int_equal(csr_read(d, USBTPU_CSR_ID, 4), USBTPU_DEVICE_ID);
+  assert_int_equal(csr_read(d, USBTPU_CSR_FW_VERSION, 4), 0x010000);
+  usbtpu_caps caps;
+  read_caps(d, &caps);
   assert_int_equal(caps.param_mem_bytes, 8u << 20);
   /* 64-bit reads of the same window agree. */
   assert_int_equal(csr_read(d, USBTPU_CSR_CAPS_BASE + 16, 8), 8u << 20);
@@ -240,8 +245,10 @@ static halo_graph *small_net(void) {
 
 static uint32_t seq;
 
-static void send_frame(vtpu *d, uint8_t tag, uint32_t arg, const void *payload, uint32_t len) {
-  uint8_t h[USBTPU_FRAME_HEADER_SIZE] = {0};
+/* The header of the next frame (sequence number `seq`, CRC of the payload). */
+static void frame_header(uint8_t h[USBTPU_FRAME_HEADER_SIZE], uint8_t tag, uint32_t arg,
+                         const void *payload, uint32_t len) {
+  memset(h, 0, USBTPU_FRAME_HEADER_SIZE);
   usbtpu_put32(h, USBTPU_FRAME_MAGIC);
   h[4] = USBTPU_FRAME_VERSION;
   h[5] = tag;
@@ -250,6 +257,11 @@ static void send_frame(vtpu *d, uint8_t tag, uint32_t arg, const void *payload, 
   usbtpu_put32(h + 12, len);
   usbtpu_put32(h + 16, usbtpu_crc32(0, payload, len));
   usbtpu_put32(h + 20, arg);
+}
+
+static void send_frame(vtpu *d, uint8_t tag, uint32_t arg, const void *payload, uint32_t len) {
+  uint8_t h[USBTPU_FRAME_HEADER_SIZE];
+  frame_header(h, tag, arg, payload, len);
   /* Header and payload in separate transfers: the device must reassemble. */
   assert_int_equal(vtpu_bulk_out(d, USBTPU_EP_BULK_OUT, h, sizeof h), (int)sizeof h);
   assert_int_equal(vtpu_bulk_out(d, USBTPU_EP_BULK_OUT, payload, len), (int)len);
@@ -267,14 +279,19 @@ static void read_output(vtpu *d, int8_t *output, uint32_t bytes) {
   memcpy(output, buf, bytes);
 }
 
+/* The program's parameters in PARAMS frames of at most `chunk` bytes. */
+static void send_params(vtpu *d, const usbtpu_program *prog, size_t chunk) {
+  for (size_t off = 0; off < prog->param_size; off += chunk) {
+    size_t n = prog->param_size - off < chunk ? prog->param_size - off : chunk;
+    send_frame(d, USBTPU_TAG_PARAMS, (uint32_t)off, prog->params + off, (uint32_t)n);
+  }
+}
+
 static void invoke(vtpu *d, const usbtpu_program *prog, const int8_t *input, int8_t *output,
                    bool cached) {
   if (!cached) {
     send_frame(d, USBTPU_TAG_PROGRAM, 0, prog->bytes, (uint32_t)prog->size);
-    for (size_t off = 0; off < prog->param_size; off += 1000) {
-      size_t n = prog->param_size - off < 1000 ? prog->param_size - off : 1000;
-      send_frame(d, USBTPU_TAG_PARAMS, (uint32_t)off, prog->params + off, (uint32_t)n);
-    }
+    send_params(d, prog, 1000);
   }
   send_frame(d, USBTPU_TAG_INPUT, 0, input, prog->input_bytes[0]);
   uint8_t run_id[8] = {7};
@@ -305,13 +322,8 @@ static void test_program_bit_exact_and_cached(void **state) {
   assert_int_equal(th_run(g, ins, outs, 1, &err), HALO_OK);
 
   vtpu *d = booted_device();
-  uint8_t table[USBTPU_CSR_BLOCK_MAX];
-  uint32_t size = (uint32_t)csr_read(d, USBTPU_CSR_CAPS_SIZE, 4);
-  assert_int_equal(ctrl(d, USBTPU_REQTYPE_VENDOR_IN, USBTPU_REQ_CSR_READ_BLOCK, 0,
-                        USBTPU_CSR_CAPS_BASE >> 16, table, (uint16_t)size),
-                   (int)size);
   usbtpu_caps caps;
-  assert_int_equal(usbtpu_caps_parse(table, size, "vtpu", &caps, &err), HALO_OK);
+  read_caps(d, &caps);
   usbtpu_program prog;
   int32_t nodes[4] = {0, 1, 2, 3};
   assert_int_equal(usbtpu_program_build(g, nodes, 4, &caps, &prog, &err), HALO_OK);
@@ -344,14 +356,8 @@ static void test_program_bit_exact_and_cached(void **state) {
   /* A corrupted frame stalls the endpoint; clear halt + soft reset recover. */
   vtpu_faults f = {.corrupt_next_out = true};
   vtpu_set_faults(d, &f);
-  uint8_t h[USBTPU_FRAME_HEADER_SIZE] = {0};
-  usbtpu_put32(h, USBTPU_FRAME_MAGIC);
-  h[4] = USBTPU_FRAME_VERSION;
-  h[5] = USBTPU_TAG_INPUT;
-  usbtpu_put16(h + 6, USBTPU_FRAME_CRC);
-  usbtpu_put32(h + 8, seq++);
-  usbtpu_put32(h + 12, 192);
-  usbtpu_put32(h + 16, usbtpu_crc32(0, input, 192));
+  uint8_t h[USBTPU_FRAME_HEADER_SIZE];
+  frame_header(h, USBTPU_TAG_INPUT, 0, input, 192);
   uint8_t frame[USBTPU_FRAME_HEADER_SIZE + 192];
   memcpy(frame, h, sizeof h);
   memcpy(frame + sizeof h, input, 192);
@@ -386,10 +392,7 @@ static void test_program_bit_exact_and_cached(void **state) {
   assert_int_equal(failed_ev[1], USBTPU_ERR_NO_PARAMS);
   while (vtpu_bulk_in(d, USBTPU_EP_INTR_IN, irq, sizeof irq) > 0) {
   }
-  for (size_t off = 0; off < prog.param_size; off += 1000) {
-    size_t n = prog.param_size - off < 1000 ? prog.param_size - off : 1000;
-    send_frame(d, USBTPU_TAG_PARAMS, (uint32_t)off, prog.params + off, (uint32_t)n);
-  }
+  send_params(d, &prog, 1000);
   for (int i = 0; i < 192; i++) input[i] = (int8_t)rnd();
   assert_int_equal(th_run(g, ins, outs, 1, &err), HALO_OK);
   invoke(d, &prog, input, got, true);
@@ -426,13 +429,8 @@ static void test_program_streamed_segments(void **state) {
   const void *ins[1] = {input};
   void *outs[1] = {want};
   vtpu *d = booted_device();
-  uint8_t table[USBTPU_CSR_BLOCK_MAX];
-  uint32_t size = (uint32_t)csr_read(d, USBTPU_CSR_CAPS_SIZE, 4);
-  assert_int_equal(ctrl(d, USBTPU_REQTYPE_VENDOR_IN, USBTPU_REQ_CSR_READ_BLOCK, 0,
-                        USBTPU_CSR_CAPS_BASE >> 16, table, (uint16_t)size),
-                   (int)size);
   usbtpu_caps caps;
-  assert_int_equal(usbtpu_caps_parse(table, size, "vtpu", &caps, &err), HALO_OK);
+  read_caps(d, &caps);
   caps.param_mem_bytes = 1408;
   usbtpu_program prog;
   int32_t nodes[4] = {0, 1, 2, 3};
@@ -450,10 +448,7 @@ static void test_program_streamed_segments(void **state) {
     for (int i = 0; i < 192; i++) input[i] = (int8_t)rnd();
     assert_int_equal(th_run(g, ins, outs, 1, &err), HALO_OK);
     send_frame(d, USBTPU_TAG_INPUT, 0, input, 192);
-    for (size_t off = 0; off < prog.param_size; off += 500) {
-      size_t n = prog.param_size - off < 500 ? prog.param_size - off : 500;
-      send_frame(d, USBTPU_TAG_PARAMS, (uint32_t)off, prog.params + off, (uint32_t)n);
-    }
+    send_params(d, &prog, 500);
     uint8_t run_id[8] = {9};
     send_frame(d, USBTPU_TAG_RUN, 0, run_id, 8);
     uint8_t ev[USBTPU_EVENT_SIZE];

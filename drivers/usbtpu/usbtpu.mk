@@ -46,12 +46,28 @@ VTPU_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_vt
 $(VTPU_TEST_BINS): $(VTPU_LIB)
 $(VTPU_TEST_BINS): LDLIBS += $(VTPU_LIB) $(BUILD)/libhalo.a -lm -lpthread
 
+# What the umockdev suites share (tests/support_usbtpu/: the testbed,
+# sessions against the CPU, the CLI under halo-vtpu). It needs libvtpu and
+# libumockdev, so unlike tests/support/ it goes into those suites only, as
+# an archive ahead of the archives it draws on: a suite takes only the
+# objects it uses (the transport's suites no sessions). Their LDLIBS are
+# private: a prerequisite linked on the way (usbtpu_mkfw, for the test
+# firmware) must not inherit them.
+USBTPU_TEST_SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support_usbtpu/*.c))
+USBTPU_TEST_SUPPORT_LIB := $(BUILD)/libusbtpu_test.a
+$(USBTPU_TEST_SUPPORT_OBJS): CFLAGS += $(VTPU_CFLAGS)
+$(USBTPU_TEST_SUPPORT_LIB): $(USBTPU_TEST_SUPPORT_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
 # Tests of the libusb transport under the umockdev testbed.
 USBTPU_USB_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_usbtpu_usb*.c))
-$(USBTPU_USB_TEST_BINS): $(VTPU_LIB)
+$(USBTPU_USB_TEST_BINS): $(VTPU_LIB) $(USBTPU_TEST_SUPPORT_LIB)
 $(USBTPU_USB_TEST_BINS): CFLAGS += $(VTPU_CFLAGS)
 $(USBTPU_USB_TEST_BINS): LDFLAGS += $(UMOCKDEV_PRELOAD)
-$(USBTPU_USB_TEST_BINS): LDLIBS += $(VTPU_LIB) $(BUILD)/libhalo.a $(VTPU_LIBS) -lm -lpthread
+$(USBTPU_USB_TEST_BINS): private LDLIBS += $(USBTPU_TEST_SUPPORT_LIB) $(VTPU_LIB) $(BUILD)/libhalo.a \
+  $(VTPU_LIBS) -lm -lpthread
 
 $(USBTPU_MKFW): $(BUILD)/obj/tools/usbtpu_mkfw.o $(BUILD)/libhalo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -90,10 +106,11 @@ install-usbtpu-udev:
 
 # Tests of the HAL device through a session under the umockdev testbed.
 USBTPU_DEV_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_usbtpu_device*.c))
-$(USBTPU_DEV_TEST_BINS): $(VTPU_LIB)
+$(USBTPU_DEV_TEST_BINS): $(VTPU_LIB) $(USBTPU_TEST_SUPPORT_LIB)
 $(USBTPU_DEV_TEST_BINS): CFLAGS += $(VTPU_CFLAGS)
 $(USBTPU_DEV_TEST_BINS): LDFLAGS += $(UMOCKDEV_PRELOAD)
-$(USBTPU_DEV_TEST_BINS): LDLIBS += $(VTPU_LIB) $(BUILD)/libhalo.a $(VTPU_LIBS) -lm -lpthread
+$(USBTPU_DEV_TEST_BINS): private LDLIBS += $(USBTPU_TEST_SUPPORT_LIB) $(VTPU_LIB) $(BUILD)/libhalo.a \
+  $(VTPU_LIBS) -lm -lpthread
 
 # Firmware variants for tests (tests/test_usbtpu_device_models.c points
 # HALO_USBTPU_FIRMWARE at them): 128 KiB of parameter memory, so that
