@@ -113,8 +113,7 @@ static bool decline(usbtpu_support *out, const char *fmt, ...) {
   return false;
 }
 
-/* "8 MiB", "1.5 MiB", "900 KiB", "12 bytes". */
-static const char *bytes_str(uint64_t n, char *buf, size_t size) {
+const char *usbtpu_bytes_str(uint64_t n, char *buf, size_t size) {
   if (n >= (1u << 20) && n % (1u << 20) == 0)
     snprintf(buf, size, "%llu MiB", (unsigned long long)(n >> 20));
   else if (n >= (1u << 20))
@@ -257,8 +256,8 @@ bool usbtpu_caps_check_node(const usbtpu_caps *caps, const halo_graph *g, int no
   char b1[32], b2[32];
   if (act_bytes > caps->act_mem_bytes)
     return decline(out, "activations of %s exceed %s activation memory",
-                   bytes_str(act_bytes, b1, sizeof b1),
-                   bytes_str(caps->act_mem_bytes, b2, sizeof b2));
+                   usbtpu_bytes_str(act_bytes, b1, sizeof b1),
+                   usbtpu_bytes_str(caps->act_mem_bytes, b2, sizeof b2));
 
   /* Per-op limits. */
   int32_t kw, kh, sw, sh, dil;

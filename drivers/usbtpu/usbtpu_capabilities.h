@@ -37,6 +37,10 @@ halo_dtype usbtpu_dtype_to_halo(uint32_t dtype); /* HALO_DTYPE_UNKNOWN when unkn
 int usbtpu_act_from_halo(halo_activation act);
 int usbtpu_act_to_halo(uint32_t act); /* -1 when unknown */
 
+/* A memory size for messages: "8 MiB", "1.5 MiB", "900 KiB", "12 bytes".
+ * Returns buf. */
+const char *usbtpu_bytes_str(uint64_t n, char *buf, size_t size);
+
 /* The fused activation of a node (HALO_ACT_NONE for ops without one). */
 halo_activation usbtpu_node_activation(const halo_node *node);
 

@@ -204,24 +204,16 @@ static halo_status dev_prepare(halo_device *d, const halo_partition *part,
   return HALO_OK;
 }
 
-static const char *mib(uint64_t bytes, char *buf, size_t size) {
-  if (bytes >= (1u << 20))
-    snprintf(buf, size, "%.1f MiB", (double)bytes / (1u << 20));
-  else
-    snprintf(buf, size, "%.1f KiB", (double)bytes / 1024);
-  return buf;
-}
-
 /* How the partition runs: where its parameters live and the activation
  * memory it takes (for `halo inspect`). */
 static void dev_describe(halo_exec *ex, char *note, size_t size) {
   const usbtpu_program *p = &ex->program;
   const usbtpu_caps *c = &ex->dev->caps;
   char pb[32], pm[32], ab[32], am[32];
-  mib(p->param_size, pb, sizeof pb);
-  mib(c->param_mem_bytes, pm, sizeof pm);
-  mib(p->act_bytes, ab, sizeof ab);
-  mib(c->act_mem_bytes, am, sizeof am);
+  usbtpu_bytes_str(p->param_size, pb, sizeof pb);
+  usbtpu_bytes_str(c->param_mem_bytes, pm, sizeof pm);
+  usbtpu_bytes_str(p->act_bytes, ab, sizeof ab);
+  usbtpu_bytes_str(c->act_mem_bytes, am, sizeof am);
   if (p->streamed)
     snprintf(note, size,
              "parameters streamed with every invoke: %s > %s of parameter memory, in %d "

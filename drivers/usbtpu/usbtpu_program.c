@@ -176,16 +176,6 @@ static void lowering_free(lowering *l) {
   free(l->plan);
 }
 
-static char *bytes_text(uint64_t v, char *buf, size_t size) {
-  if (v >= (1u << 20))
-    snprintf(buf, size, "%.1f MiB", (double)v / (1u << 20));
-  else if (v >= 1024)
-    snprintf(buf, size, "%.1f KiB", (double)v / 1024);
-  else
-    snprintf(buf, size, "%llu bytes", (unsigned long long)v);
-  return buf;
-}
-
 /* Cuts the layers into parameter segments (docs/usbtpu-protocol.md §7):
  * greedy, a new segment when the next layer's constants would overflow
  * parameter memory. Constants are packed in first-use order, so each
@@ -211,8 +201,8 @@ static halo_status cut_segments(const halo_graph *g, const int32_t *nodes, int n
                           "usbtpu program: operator %d (%s) needs %s of parameters, the device's "
                           "parameter memory holds %s",
                           (int)n->source_index, halo_op_name(n->op),
-                          bytes_text(l->layer_end[i] - before, a, sizeof a),
-                          bytes_text(mem, b, sizeof b));
+                          usbtpu_bytes_str(l->layer_end[i] - before, a, sizeof a),
+                          usbtpu_bytes_str(mem, b, sizeof b));
     }
     l->segment[i] = seg;
     if (l->layer_end[i] - start > out->max_segment_bytes)
