@@ -713,12 +713,14 @@ static void keep_problem(halo_err *problem, const halo_err *e) {
   if (problem->code == HALO_OK) *problem = *e;
 }
 
-/* Boots every accelerator still in boot (DFU) mode with the firmware image. */
-static void boot_devices(halo_err *problem) {
-  char serials[8][USBTPU_USB_SERIAL_MAX];
-  int n = 0;
+/* Boots the accelerators of nodes[] still in boot (DFU) mode with the
+ * firmware image. Returns how many it tried. */
+static int boot_devices(const usbtpu_usb_node *nodes, int n, halo_err *problem) {
+  int in_boot = 0;
+  for (int i = 0; i < n; i++)
+    in_boot += nodes[i].mode == USBTPU_USB_BOOT && nodes[i].open.code == HALO_OK;
+  if (in_boot == 0) return 0;
   halo_err e;
-  if (usbtpu_usb_list(USBTPU_PID_BOOT, serials, 8, &n, &e) != HALO_OK || n == 0) return;
   size_t size = 0;
   uint8_t *img = load_firmware(&size);
   if (!img) {
@@ -726,18 +728,21 @@ static void boot_devices(halo_err *problem) {
     halo_err_set(&e, HALO_ENOTFOUND,
                  "usbtpu: %d accelerator%s in boot mode, but the firmware image %s is missing "
                  "or invalid (`halo doctor` says why)",
-                 n, n == 1 ? "" : "s", usbtpu_firmware_path(path, sizeof path));
+                 in_boot, in_boot == 1 ? "" : "s", usbtpu_firmware_path(path, sizeof path));
     keep_problem(problem, &e);
-    return;
+    return 0;
   }
   for (int i = 0; i < n; i++) {
+    if (nodes[i].mode != USBTPU_USB_BOOT || nodes[i].open.code != HALO_OK) continue;
     usbtpu_usb *usb = NULL;
-    halo_status st = usbtpu_usb_open(USBTPU_PID_BOOT, serials[i], USBTPU_DEV_TIMEOUT_MS, &usb, &e);
+    halo_status st = usbtpu_usb_open(USBTPU_USB_BOOT, nodes[i].serial[0] ? nodes[i].serial : NULL,
+                                     USBTPU_DEV_TIMEOUT_MS, &usb, &e);
     if (st == HALO_OK) st = usbtpu_dfu_download(usb, img, size, USBTPU_DFU_DEADLINE_MS, &e);
     if (st != HALO_OK) keep_problem(problem, &e);
     usbtpu_usb_close(usb);
   }
   free(img);
+  return in_boot;
 }
 
 static int cmp_serial(const void *a, const void *b) { return strcmp(a, b); }
@@ -745,27 +750,39 @@ static int cmp_serial(const void *a, const void *b) { return strcmp(a, b); }
 halo_status usbtpu_enumerate(halo_device **out, int max, int *found, halo_err *err) {
   *found = 0;
   if (max < 1) return HALO_OK;
+  enum { MAX_NODES = 16 };
+  usbtpu_usb_node nodes[MAX_NODES];
+  int n = 0;
   halo_err problem, e;
   halo_err_clear(&problem);
-  boot_devices(&problem);
-  char serials[8][USBTPU_USB_SERIAL_MAX];
-  int n = 0;
-  if (usbtpu_usb_list(USBTPU_PID_APP, serials, 8, &n, &e) != HALO_OK) keep_problem(&problem, &e);
+  halo_status st = usbtpu_usb_scan(nodes, MAX_NODES, &n, NULL, &e);
+  /* Booted devices come back in application mode: look again. */
+  if (st == HALO_OK && boot_devices(nodes, n, &problem) > 0)
+    st = usbtpu_usb_scan(nodes, MAX_NODES, &n, NULL, &e);
+  if (st != HALO_OK) {
+    *err = e;
+    return st;
+  }
+  char serials[MAX_NODES][USBTPU_USB_SERIAL_MAX];
+  int n_serials = 0;
+  for (int i = 0; i < n; i++) {
+    const usbtpu_usb_node *node = &nodes[i];
+    /* No permission, gone or busy: the node says why. */
+    if (node->open.code != HALO_OK) keep_problem(&problem, &node->open);
+    if (node->mode != USBTPU_USB_APP || node->open.code != HALO_OK || !node->serial[0]) continue;
+    bool dup = false;
+    for (int k = 0; k < n_serials; k++) dup |= strcmp(serials[k], node->serial) == 0;
+    if (!dup) memcpy(serials[n_serials++], node->serial, USBTPU_USB_SERIAL_MAX);
+  }
   /* Names follow serial order, not the bus's listing order. */
-  qsort(serials, (size_t)n, sizeof serials[0], cmp_serial);
-  for (int i = 0; i < n && *found < max; i++) {
+  qsort(serials, (size_t)n_serials, sizeof serials[0], cmp_serial);
+  for (int i = 0; i < n_serials && *found < max; i++) {
     halo_device *d = NULL;
     if (open_device(serials[i], *found, &d, &e) == HALO_OK)
       out[(*found)++] = d;
     else
       keep_problem(&problem, &e);
   }
-  /* Devices this process may not open are not listed above: say so. */
-  usbtpu_usb_node nodes[8];
-  int n_nodes = 0;
-  if (problem.code == HALO_OK && usbtpu_usb_scan(nodes, 8, &n_nodes, NULL, &e) == HALO_OK)
-    for (int i = 0; i < n_nodes; i++)
-      if (nodes[i].open.code != HALO_OK) keep_problem(&problem, &nodes[i].open);
   if (problem.code == HALO_OK) return HALO_OK;
   *err = problem;
   return problem.code;

@@ -1,13 +1,17 @@
 /* The USB accelerator as a HAL device (hal/device.h).
  *
- * Enumeration (usbtpu_enumerate, in hal/registry.c's drivers[]): every
- * accelerator still in boot (DFU) mode gets the firmware image
- * (usbtpu_firmware_path) downloaded and boots; then every device in
- * application mode is opened, soft-reset (so that this handle's frame
- * sequence starts afresh) and its capability table read through the CSR
- * window and parsed as untrusted. Devices are "usbtpu0", "usbtpu1", ... in
- * the order of their serial numbers. Nothing plugged in, no permission, no libusb
- * or no firmware file: no device is added and enumeration still succeeds.
+ * Enumeration (usbtpu_enumerate, in hal/registry.c's drivers[]): one walk
+ * of the bus (usbtpu_usb_scan); every accelerator still in boot (DFU) mode
+ * gets the firmware image (usbtpu_firmware_path) downloaded and boots, and
+ * the bus is walked again; then every device in application mode is opened,
+ * soft-reset (so that the frame sequence starts afresh) and its capability
+ * table read through the CSR window and parsed as untrusted, or shared when
+ * this process has it open already (one connection per accelerator per
+ * process, shared by sessions). Devices are "usbtpu0", "usbtpu1", ... in
+ * the order of their serial numbers. Nothing plugged in adds no device and
+ * succeeds; a device found but unusable (no permission, firmware missing or
+ * refused, claim failed) makes enumeration return the first such error
+ * while still adding the devices that work.
  *
  * supports() is usbtpu_caps_check_node on the device's own table. Arenas
  * are host memory (the device's activation memory is internal to it);
