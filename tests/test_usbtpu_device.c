@@ -179,17 +179,20 @@ static void fault_on_every_attempt_fails_clearly(void **state) {
     halo_status code;
     const char *endpoint;
     const char *first; /* what the message says of the first attempt */
+    const char *device_says; /* the device's ERROR_CODE, read before recovery */
   } cases[4];
   memset(cases, 0, sizeof cases);
   cases[0].f.stall_next_out = cases[0].f.corrupt_next_out = true; /* stall, then a bad CRC */
   cases[0].code = HALO_EDEVICE;
   cases[0].endpoint = "endpoint 0x01";
+  cases[0].device_says = "the device reports FRAME_CRC at frame ";
   cases[1].f.stall_next_out = cases[1].f.drop_next_in = true; /* stall, then the event is lost */
   cases[1].code = HALO_ETIMEOUT;
   cases[1].endpoint = "endpoint 0x82";
   cases[2].f.corrupt_next_out = cases[2].f.drop_next_in = true; /* bad CRC, then event lost */
   cases[2].code = HALO_ETIMEOUT;
   cases[2].endpoint = "endpoint 0x82";
+  cases[2].first = "the device reports FRAME_CRC at frame ";
   /* A timeout on each attempt: the INPUT frame is swallowed (libusb gives
    * up on it), then the retry's completion event is lost. */
   cases[3].f.timeout_next = cases[3].f.drop_next_in = true;
@@ -202,7 +205,8 @@ static void fault_on_every_attempt_fails_clearly(void **state) {
     halo_status st = halo_session_invoke(c.s);
     const char *msg = halo_session_error(c.s);
     if (st != cases[k].code || !strstr(msg, "usbtpu0") || !strstr(msg, cases[k].endpoint) ||
-        !strstr(msg, "after recovery") || (cases[k].first && !strstr(msg, cases[k].first)))
+        !strstr(msg, "after recovery") || (cases[k].first && !strstr(msg, cases[k].first)) ||
+        (cases[k].device_says && !strstr(msg, cases[k].device_says)))
       fail_msg("case %d: status %d: %s", k, (int)st, msg);
     vtpu_faults none = {0};
     ut_set_faults(tb, 0, &none);

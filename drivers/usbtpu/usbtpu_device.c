@@ -401,9 +401,10 @@ static halo_status run_once(halo_exec *ex, const halo_binding *bindings, halo_pr
   if (ev[1] != USBTPU_ERR_NONE) {
     *run_failed = true;
     halo_status code = ev[1] == USBTPU_ERR_EXEC ? HALO_EDEVICE : HALO_EINTERNAL;
-    return halo_err_set(err, code, "%s: run failed on the device: error code %u%s", name, ev[1],
-                        ev[1] == USBTPU_ERR_EXEC ? " (EXEC: a layer failed)"
-                                                  : " (the host sent a bad program or input)");
+    return halo_err_set(err, code, "%s: run failed on the device: error %s (%u)%s", name,
+                        usbtpu_error_name(ev[1]), ev[1],
+                        ev[1] == USBTPU_ERR_EXEC ? ": a layer failed"
+                                                  : ": the host sent a bad program or input");
   }
   if (usbtpu_get32(ev + 28) != (uint32_t)p->n_outputs)
     return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x82: %u outputs reported, %d expected",
@@ -515,6 +516,21 @@ static halo_status recover(usbtpu_device *ud, halo_err *err) {
   return HALO_OK;
 }
 
+/* After a transport fault, what the device says went wrong (ERROR_CODE and
+ * ERROR_SEQ, best effort: nothing when it does not answer or saw no error)
+ * is appended to the message, before recovery's soft reset clears it. */
+static void add_device_error(usbtpu_device *ud, halo_err *err) {
+  uint32_t code = 0, seq = 0;
+  halo_err ignored;
+  if (usbtpu_usb_csr_read32(ud->usb, USBTPU_CSR_ERROR_CODE, &code, &ignored) != HALO_OK ||
+      code == USBTPU_ERR_NONE ||
+      usbtpu_usb_csr_read32(ud->usb, USBTPU_CSR_ERROR_SEQ, &seq, &ignored) != HALO_OK)
+    return;
+  size_t len = strlen(err->msg);
+  snprintf(err->msg + len, sizeof err->msg - len, " (the device reports %s at frame %u)",
+           usbtpu_error_name(code), seq);
+}
+
 static bool recoverable(halo_status st) {
   return st == HALO_ETIMEOUT || st == HALO_EDEVICE || st == HALO_EIO;
 }
@@ -553,6 +569,7 @@ static halo_status run_locked(halo_exec *ex, const halo_binding *bindings,
     *err = first;
     return st;
   }
+  add_device_error(ud, &first);
   halo_err rec;
   halo_status rst = recover(ud, &rec);
   if (rst == HALO_ENODEV || (rst != HALO_OK && usbtpu_usb_last_gone(ud->usb))) {
@@ -567,6 +584,7 @@ static halo_status run_locked(halo_exec *ex, const halo_binding *bindings,
   st = run_once(ex, bindings, profile, &run_failed, &again);
   if (st == HALO_OK) return HALO_OK;
   if (usbtpu_usb_last_gone(ud->usb)) return unplugged(ud, "during the retry", again.msg, err);
+  if (!run_failed) add_device_error(ud, &again);
   /* Leave the device clean for the next invoke. */
   if (!run_failed && recover(ud, &rec) != HALO_OK && usbtpu_usb_last_gone(ud->usb))
     ud->gone = true;

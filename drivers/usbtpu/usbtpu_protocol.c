@@ -12,6 +12,15 @@ const char *usbtpu_op_name(uint32_t op) {
   }
 }
 
+const char *usbtpu_error_name(uint32_t code) {
+  static const char *const names[] = {
+      "NONE",      "FRAME_MAGIC", "FRAME_VERSION", "FRAME_CRC", "FRAME_LENGTH",
+      "FRAME_TAG", "PROGRAM",     "PARAM_RANGE",   "NO_PROGRAM", "NO_PARAMS",
+      "INPUT",     "EXEC",        "SEQUENCE",      "NOT_BOOTED",
+  };
+  return code < sizeof names / sizeof names[0] ? names[code] : "unknown";
+}
+
 /* Bitwise CRC-32: images and frames are small and the table would cost 1 KiB
  * of device ROM for no measurable gain at USB speeds. */
 uint32_t usbtpu_crc32(uint32_t crc, const void *data, size_t size) {

@@ -242,6 +242,8 @@ enum usbtpu_error {
   USBTPU_ERR_SEQUENCE = 12,   /* frame sequence number out of order */
   USBTPU_ERR_NOT_BOOTED = 13,
 };
+/* "FRAME_CRC" for USBTPU_ERR_FRAME_CRC; "unknown" for codes it does not know. */
+const char *usbtpu_error_name(uint32_t code);
 
 /* ---- little-endian helpers ---------------------------------------------------- */
 static inline uint16_t usbtpu_get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
