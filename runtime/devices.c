@@ -8,12 +8,19 @@
 static pthread_once_t listing_once = PTHREAD_ONCE_INIT;
 static halo_device **listing;
 static int listing_count;
+static char listing_problems[512];
 
 static void create_listing(void) {
-  if (halo_registry_create_devices(&listing, &listing_count, NULL, 0, NULL) != HALO_OK) {
+  if (halo_registry_create_devices(&listing, &listing_count, listing_problems,
+                                   sizeof listing_problems, NULL) != HALO_OK) {
     listing = NULL;
     listing_count = 0;
   }
+}
+
+const char *halo_device_problems(void) {
+  pthread_once(&listing_once, create_listing);
+  return listing_problems;
 }
 
 int halo_device_count(void) {

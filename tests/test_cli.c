@@ -859,6 +859,19 @@ static void test_doctor_names_the_udev_rule_without_access(void **state) {
   free_result(&r);
 }
 
+/* `halo devices` without access to the accelerator: the CPU is listed and a
+ * note says what was found but could not be used, and why. */
+static void test_devices_names_the_udev_rule_without_access(void **state) {
+  (void)state;
+  cli_result r = run_cli_without_usb_access("devices");
+  assert_int_equal(r.code, 0);
+  const char *want[] = {"found but not usable", "/dev/bus/usb/001/002", "60-halo-usbtpu.rules"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    if (!strstr(r.err, want[i])) fail_msg("no '%s' in: %s", want[i], r.err);
+  if (!strstr(r.out, "cpu")) fail_msg("no cpu in: %s", r.out);
+  free_result(&r);
+}
+
 /* Asking for the accelerator without access to it: the error says why it
  * is missing (the node and the udev rule), not only that it is. */
 static void test_run_names_the_udev_rule_without_access(void **state) {
@@ -900,6 +913,7 @@ int main(void) {
       cmocka_unit_test(test_doctor_sees_virtual_accelerators),
       cmocka_unit_test(test_doctor_names_the_udev_rule_without_access),
       cmocka_unit_test(test_run_names_the_udev_rule_without_access),
+      cmocka_unit_test(test_devices_names_the_udev_rule_without_access),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

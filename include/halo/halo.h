@@ -239,6 +239,10 @@ HALO_API size_t halo_session_arena_bytes(const halo_session *session);
 HALO_API int halo_device_count(void);
 HALO_API halo_status halo_device_info(int index, const char **name, const char **kind,
                              const char **description);
+/* Why devices that were found could not be used ("usbtpu 7a70:0a00: no
+ * permission to open /dev/bus/usb/001/002; install ..."), "" when nothing
+ * went wrong. Static string, from the same listing as halo_device_count. */
+HALO_API const char *halo_device_problems(void);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,8 @@ static int devices_main(const cli_command *cmd, int argc, char **argv) {
   }
   printf("\n%d device%s. Pass names or kinds to --devices (e.g. --devices %s) to choose.\n", count,
          count == 1 ? "" : "s", count > 1 ? "vulkan,cpu" : "cpu");
+  const char *problems = halo_device_problems();
+  if (problems[0]) cli_note(cmd, "found but not usable: %s (`halo doctor` says more)", problems);
   return CLI_OK;
 }
 
