@@ -5,7 +5,11 @@
  * CSRs and parsed, corrupted images refused by name, frames on bulk OUT,
  * timeouts naming the endpoint (a transfer the device swallows is a real
  * timeout), two devices at once, an unplug with a transfer in flight and a
- * replug. Timeouts stay short: libusb busy-polls under umockdev. */
+ * replug; endpoints found by kind and order in the descriptors (a device
+ * numbering them as a gadget's UDC might still boots and runs
+ * person_detect, byte-identical to the CPU; one lacking endpoints is
+ * refused by name). Timeouts stay short: libusb busy-polls under umockdev.
+ * The person_detect test needs HALO_SHARED. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +26,8 @@
 #include "drivers/usbtpu/usbtpu_firmware.h"
 #include "drivers/usbtpu/usbtpu_protocol.h"
 #include "drivers/usbtpu/usbtpu_usb.h"
+#include "halo/halo.h"
+#include "tests/support_usbtpu/usbtpu_session.h"
 #include "tests/support_usbtpu/usbtpu_testbed.h"
 #include "tools/vtpu/vtpu_umockdev.h"
 
@@ -279,6 +285,144 @@ static void unplugged_device_is_gone(void **state) {
   free(img);
 }
 
+/* ---- endpoints found in the descriptors ----------------------------------- */
+
+/* Bulk OUT 0x02, then IN 0x83 (outputs), 0x84 (events), 0x85 (interrupt):
+ * the logical 0x83 is the real output endpoint here, so a transport that
+ * used the reference addresses would read the wrong queues. */
+#define MOVED_BASE 2
+#define MOVED_OUTPUT_IN 0x83
+#define MOVED_EVENT_IN 0x84
+#define MOVED_INTR_IN 0x85
+
+static int setup_moved(void **state) {
+  vtpu_config cfg = {.serial = "VTPU0001", .endpoint_base = MOVED_BASE};
+  return ut_testbed_setup(state, 1, &cfg);
+}
+
+/* Event and interrupt IN left out of the descriptors. */
+static int setup_missing(void **state) {
+  vtpu_config cfg = {.serial = "VTPU0001", .endpoints_omitted = (1u << 2) | (1u << 3)};
+  return ut_testbed_setup(state, 1, &cfg);
+}
+
+static void moved_endpoints_are_found(void **state) {
+  vtpu_testbed *tb = *state;
+  size_t size;
+  uint8_t *img = ut_read_firmware(&size);
+  halo_err err;
+  usbtpu_usb *dev = boot("VTPU0001", img, size);
+  assert_int_equal(usbtpu_usb_endpoint_address(dev, USBTPU_EP_BULK_OUT), MOVED_BASE);
+  assert_int_equal(usbtpu_usb_endpoint_address(dev, USBTPU_EP_OUTPUT_IN), MOVED_OUTPUT_IN);
+  assert_int_equal(usbtpu_usb_endpoint_address(dev, USBTPU_EP_EVENT_IN), MOVED_EVENT_IN);
+  assert_int_equal(usbtpu_usb_endpoint_address(dev, USBTPU_EP_INTR_IN), MOVED_INTR_IN);
+
+  uint32_t caps_size;
+  assert_int_equal(usbtpu_usb_csr_read32(dev, USBTPU_CSR_CAPS_SIZE, &caps_size, &err), HALO_OK);
+  assert_true(caps_size > 0 && caps_size <= 65536);
+  size_t padded = (caps_size + 3u) & ~3u;
+  uint8_t *table = calloc(1, padded);
+  assert_int_equal(usbtpu_usb_csr_read_block(dev, USBTPU_CSR_CAPS_BASE, table, padded, &err),
+                   HALO_OK);
+  usbtpu_caps caps;
+  if (usbtpu_caps_parse(table, caps_size, "device usbtpu0", &caps, &err) != HALO_OK)
+    fail_msg("caps: %s", err.msg);
+  free(table);
+
+  /* A RUN with no program reaches the device on the moved bulk OUT; its
+   * failed completion comes back on the second bulk IN and the error record
+   * on the interrupt IN. */
+  vtpu_stats before = ut_device_stats(tb, 0);
+  uint8_t run_id[8] = {5};
+  assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 1, 0, run_id, 8, true, &err),
+                   HALO_OK);
+  assert_int_equal(ut_device_stats(tb, 0).frames, before.frames + 1);
+  uint8_t ev[USBTPU_EVENT_SIZE];
+  size_t got = 0;
+  if (usbtpu_usb_read(dev, USBTPU_EP_EVENT_IN, ev, sizeof ev, &got, &err) != HALO_OK)
+    fail_msg("event: %s", err.msg);
+  assert_int_equal(got, USBTPU_EVENT_SIZE);
+  assert_int_equal(ev[1], USBTPU_ERR_NO_PROGRAM);
+  uint8_t irq[USBTPU_IRQ_SIZE];
+  if (usbtpu_usb_read(dev, USBTPU_EP_INTR_IN, irq, sizeof irq, &got, &err) != HALO_OK)
+    fail_msg("interrupt: %s", err.msg);
+  assert_int_equal(got, USBTPU_IRQ_SIZE);
+  assert_int_equal(irq[1], USBTPU_ERR_NO_PROGRAM);
+
+  /* Messages name the real addresses. */
+  assert_int_equal(usbtpu_usb_read(dev, USBTPU_EP_OUTPUT_IN, ev, sizeof ev, &got, &err),
+                   HALO_ETIMEOUT);
+  assert_non_null(strstr(err.msg, "endpoint 0x83"));
+  vtpu_faults f = {0};
+  f.stall_next_out = true;
+  ut_set_faults(tb, 0, &f);
+  assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, true, &err),
+                   HALO_EDEVICE);
+  assert_non_null(strstr(err.msg, "endpoint 0x02"));
+  assert_non_null(strstr(err.msg, "stalled"));
+  assert_int_equal(usbtpu_usb_clear_halt(dev, USBTPU_EP_BULK_OUT, &err), HALO_OK);
+  /* Only the protocol's endpoints are names the transport knows. */
+  assert_int_equal(usbtpu_usb_read(dev, 0x86, ev, sizeof ev, &got, &err), HALO_EINVAL);
+  assert_non_null(strstr(err.msg, "0x86"));
+  usbtpu_usb_close(dev);
+  free(img);
+
+  /* A whole session: program, parameters and input out, the output frames
+   * and completion events in on the moved endpoints, byte-identical to the
+   * CPU. Made with the public API here, not ut_session: this suite links
+   * the runtime only through what its own object calls (usbtpu.mk). */
+  const uint32_t seed = 777u;
+  halo_model *m = ut_load_shared_model("person_detect.tflite");
+  size_t want_size;
+  uint8_t *want = ut_cpu_output(m, seed, &want_size);
+  halo_options o;
+  halo_options_init(&o);
+  o.devices = "usbtpu,cpu";
+  o.no_fallback = true;
+  halo_session *s = NULL;
+  halo_error e;
+  if (halo_session_create(m, &o, &s, &e) != HALO_OK) fail_msg("session: %s", e.message);
+  ut_invoke_matches(s, seed, want, want_size, "moved endpoints, first invoke");
+  ut_invoke_matches(s, seed, want, want_size, "moved endpoints, parameters cached");
+  halo_session_destroy(s);
+  free(want);
+  halo_model_free(m);
+  vtpu_stats after = ut_device_stats(tb, 0);
+  assert_int_equal(after.runs, before.runs + 3); /* the RUN above and two invokes */
+  assert_int_equal(after.cache_hits, before.cache_hits + 1);
+}
+
+static void missing_endpoints_refused(void **state) {
+  (void)state;
+  size_t size;
+  uint8_t *img = ut_read_firmware(&size);
+  halo_err err;
+  usbtpu_usb *dev = NULL;
+  assert_int_equal(usbtpu_usb_open(USBTPU_PID_BOOT, "VTPU0001", TIMEOUT_MS, &dev, &err), HALO_OK);
+  /* Boot mode has no application endpoints to map. */
+  uint8_t buf[USBTPU_EVENT_SIZE];
+  size_t got;
+  assert_int_equal(usbtpu_usb_read(dev, USBTPU_EP_EVENT_IN, buf, sizeof buf, &got, &err),
+                   HALO_EDEVICE);
+  assert_non_null(strstr(err.msg, "boot mode"));
+
+  /* It boots, and comes back in application mode without the endpoints
+   * the protocol needs. */
+  const char *want = "interface 0 has 1 bulk OUT, 1 bulk IN, 0 interrupt IN endpoints";
+  assert_int_equal(usbtpu_dfu_download(dev, img, size, 2000, &err), HALO_EDEVICE);
+  if (!strstr(err.msg, want) || !strstr(err.msg, "the protocol needs 1, 2, 1") ||
+      !strstr(err.msg, "VTPU0001") || !strstr(err.msg, "0x01 bulk OUT, 0x81 bulk IN"))
+    fail_msg("after the download: %s", err.msg);
+  usbtpu_usb_close(dev);
+  dev = NULL;
+  assert_int_equal(usbtpu_usb_open(USBTPU_PID_APP, "VTPU0001", TIMEOUT_MS, &dev, &err),
+                   HALO_EDEVICE);
+  assert_null(dev);
+  if (!strstr(err.msg, want) || !strstr(err.msg, "usbtpu 1-1 VTPU0001"))
+    fail_msg("open: %s", err.msg);
+  free(img);
+}
+
 int main(void) {
   ut_init();
   const struct CMUnitTest tests[] = {
@@ -288,6 +432,8 @@ int main(void) {
       UT_TEST_ON_TWO(two_devices_at_once),
       UT_TEST_ON_TWO(missing_device_is_named),
       UT_TEST_ON_TWO(unplugged_device_is_gone),
+      cmocka_unit_test_setup_teardown(moved_endpoints_are_found, setup_moved, ut_teardown),
+      cmocka_unit_test_setup_teardown(missing_endpoints_refused, setup_missing, ut_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,12 @@ struct usbtpu_usb {
   int n_ports;
   bool last_stalled;
   bool last_gone;
+  /* Application mode: the real address of each of the protocol's endpoints
+   * (indexed by ep_role), found in the descriptors; a gadget's UDC may
+   * number them differently from the reference device. Boot mode has
+   * none (have_eps false). */
+  uint8_t ep_addr[4];
+  bool have_eps;
   char serial[64];
   char name[96];
 };
@@ -219,6 +225,94 @@ static int read_serial(libusb_device_handle *h, uint8_t index, char *buf, size_t
   return 0;
 }
 
+/* ---- the application-mode endpoints ------------------------------------------ */
+
+/* The protocol's endpoints in descriptor order within their kind: the
+ * logical constants of usbtpu_protocol.h name them. */
+enum { EP_BULK_OUT, EP_OUTPUT_IN, EP_EVENT_IN, EP_INTR_IN, EP_ROLES };
+
+static int ep_role(uint8_t logical) {
+  switch (logical) {
+    case USBTPU_EP_BULK_OUT: return EP_BULK_OUT;
+    case USBTPU_EP_OUTPUT_IN: return EP_OUTPUT_IN;
+    case USBTPU_EP_EVENT_IN: return EP_EVENT_IN;
+    case USBTPU_EP_INTR_IN: return EP_INTR_IN;
+    default: return -1;
+  }
+}
+
+static const char *ep_kind(uint8_t type, bool in) {
+  switch (type) {
+    case LIBUSB_TRANSFER_TYPE_BULK: return in ? "bulk IN" : "bulk OUT";
+    case LIBUSB_TRANSFER_TYPE_INTERRUPT: return in ? "interrupt IN" : "interrupt OUT";
+    case LIBUSB_TRANSFER_TYPE_ISOCHRONOUS: return in ? "isochronous IN" : "isochronous OUT";
+    default: return in ? "control IN" : "control OUT";
+  }
+}
+
+/* Fills d->ep_addr from interface 0, alternate setting 0, of the active
+ * configuration: exactly one bulk OUT, two bulk IN (outputs, then events,
+ * in descriptor order) and one interrupt IN, nothing else. The
+ * descriptors come from the device: anything else is refused, naming what
+ * was found. */
+static halo_status map_endpoints(usbtpu_usb *d, libusb_device *dev, halo_err *err) {
+  d->have_eps = false;
+  struct libusb_config_descriptor *cfg = NULL;
+  int r = libusb_get_active_config_descriptor(dev, &cfg);
+  if (r != 0)
+    return halo_err_set(err, HALO_EDEVICE, "%s: reading the active configuration descriptor: %s",
+                        d->name, libusb_strerror(r));
+  const struct libusb_interface_descriptor *alt = NULL;
+  for (int i = 0; i < cfg->bNumInterfaces && !alt; i++)
+    for (int a = 0; a < cfg->interface[i].num_altsetting && !alt; a++) {
+      const struct libusb_interface_descriptor *cand = &cfg->interface[i].altsetting[a];
+      if (cand->bInterfaceNumber == 0 && cand->bAlternateSetting == 0) alt = cand;
+    }
+  if (!alt) {
+    libusb_free_config_descriptor(cfg);
+    return halo_err_set(err, HALO_EDEVICE,
+                        "%s: the active configuration has no interface 0 (alternate setting 0)",
+                        d->name);
+  }
+  int n_out = 0, n_in = 0, n_intr = 0, n_other = 0;
+  uint8_t in_addr[2] = {0, 0};
+  char found[160] = "";
+  size_t len = 0;
+  for (int e = 0; e < alt->bNumEndpoints; e++) {
+    uint8_t addr = alt->endpoint[e].bEndpointAddress;
+    uint8_t type = alt->endpoint[e].bmAttributes & LIBUSB_TRANSFER_TYPE_MASK;
+    bool in = addr & LIBUSB_ENDPOINT_IN;
+    if (type == LIBUSB_TRANSFER_TYPE_BULK && !in) {
+      if (n_out++ == 0) d->ep_addr[EP_BULK_OUT] = addr;
+    } else if (type == LIBUSB_TRANSFER_TYPE_BULK) {
+      if (n_in < 2) in_addr[n_in] = addr;
+      n_in++;
+    } else if (type == LIBUSB_TRANSFER_TYPE_INTERRUPT && in) {
+      if (n_intr++ == 0) d->ep_addr[EP_INTR_IN] = addr;
+    } else {
+      n_other++;
+    }
+    if (len < sizeof found) {
+      int w = snprintf(found + len, sizeof found - len, "%s0x%02x %s", e ? ", " : "", addr,
+                       ep_kind(type, in));
+      if (w > 0) len += (size_t)w;
+    }
+  }
+  libusb_free_config_descriptor(cfg);
+  if (n_out != 1 || n_in != 2 || n_intr != 1 || n_other != 0) {
+    char other[48] = "";
+    if (n_other) snprintf(other, sizeof other, " and %d of other kinds", n_other);
+    return halo_err_set(err, HALO_EDEVICE,
+                        "%s: interface 0 has %d bulk OUT, %d bulk IN, %d interrupt IN "
+                        "endpoints%s (%s); the protocol needs 1, 2, 1",
+                        d->name, n_out, n_in, n_intr, other, found[0] ? found : "none");
+  }
+  d->ep_addr[EP_OUTPUT_IN] = in_addr[0];
+  d->ep_addr[EP_EVENT_IN] = in_addr[1];
+  d->have_eps = true;
+  return HALO_OK;
+}
+
 static bool same_port(const usbtpu_usb *d, libusb_device *dev) {
   uint8_t ports[MAX_PORTS];
   int n = libusb_get_port_numbers(dev, ports, MAX_PORTS);
@@ -273,6 +367,7 @@ static halo_status try_open(usbtpu_usb *d, usbtpu_usb_mode mode, const char *ser
     d->n_ports = np < 0 ? 0 : np;
     memcpy(d->serial, sn, sizeof d->serial);
     set_name(d);
+    d->have_eps = false;
     r = libusb_claim_interface(h, 0);
     if (r != 0) {
       st = halo_err_set(err, HALO_EDEVICE, "%s: claiming interface 0: %s", d->name,
@@ -280,6 +375,15 @@ static halo_status try_open(usbtpu_usb *d, usbtpu_usb_mode mode, const char *ser
       libusb_close(h);
       d->handle = NULL;
       break;
+    }
+    if (mode == USBTPU_USB_APP) {
+      st = map_endpoints(d, list[i], err);
+      if (st != HALO_OK) {
+        libusb_release_interface(h, 0);
+        libusb_close(h);
+        d->handle = NULL;
+        break;
+      }
     }
     *found = true;
   }
@@ -507,11 +611,36 @@ halo_status usbtpu_usb_csr_read_block(usbtpu_usb *d, uint32_t addr, void *buf, s
   return HALO_OK;
 }
 
-halo_status usbtpu_usb_bulk_out(usbtpu_usb *d, uint8_t ep, const void *data, size_t len,
-                                halo_err *err) {
-  char what[48];
-  snprintf(what, sizeof what, "bulk OUT on endpoint 0x%02x", ep);
+uint8_t usbtpu_usb_endpoint_address(const usbtpu_usb *d, uint8_t logical) {
+  int role = ep_role(logical);
+  return role >= 0 && d->have_eps ? d->ep_addr[role] : logical;
+}
+
+/* The real address of the protocol's endpoint `logical` (a USBTPU_EP_*
+ * constant) into *addr, and `what` = "<op> on endpoint 0x<real>" for
+ * messages. HALO_EINVAL for any other value; HALO_EDEVICE when the device
+ * is closed or in boot mode (no such endpoints there). */
+static halo_status endpoint(usbtpu_usb *d, uint8_t logical, const char *op, char *what,
+                            size_t size, uint8_t *addr, halo_err *err) {
+  int role = ep_role(logical);
+  *addr = usbtpu_usb_endpoint_address(d, logical);
+  snprintf(what, size, "%s on endpoint 0x%02x", op, *addr);
+  if (role < 0)
+    return halo_err_set(err, HALO_EINVAL, "%s: %s: not one of the protocol's endpoints", d->name,
+                        what);
   halo_status st = need_handle(d, what, err);
+  if (st != HALO_OK) return st;
+  if (!d->have_eps)
+    return halo_err_set(err, HALO_EDEVICE, "%s: %s: the device is in %s mode, which has no such "
+                        "endpoint", d->name, what, mode_name(d->mode));
+  return HALO_OK;
+}
+
+halo_status usbtpu_usb_bulk_out(usbtpu_usb *d, uint8_t logical, const void *data, size_t len,
+                                halo_err *err) {
+  char what[64];
+  uint8_t ep;
+  halo_status st = endpoint(d, logical, "bulk OUT", what, sizeof what, &ep, err);
   if (st != HALO_OK) return st;
   const uint8_t *p = data;
   size_t off = 0;
@@ -550,17 +679,18 @@ halo_status usbtpu_usb_send_frame(usbtpu_usb *d, uint8_t tag, uint32_t sequence,
   return st;
 }
 
-halo_status usbtpu_usb_read(usbtpu_usb *d, uint8_t ep, void *buf, size_t cap, size_t *got,
+halo_status usbtpu_usb_read(usbtpu_usb *d, uint8_t logical, void *buf, size_t cap, size_t *got,
                             halo_err *err) {
   *got = 0;
-  char what[48];
-  snprintf(what, sizeof what, "%s IN on endpoint 0x%02x",
-           ep == USBTPU_EP_INTR_IN ? "interrupt" : "bulk", ep);
-  halo_status st = need_handle(d, what, err);
+  char what[64];
+  uint8_t ep;
+  bool intr = logical == USBTPU_EP_INTR_IN;
+  halo_status st =
+      endpoint(d, logical, intr ? "interrupt IN" : "bulk IN", what, sizeof what, &ep, err);
   if (st != HALO_OK) return st;
   if (cap > (size_t)INT32_MAX) cap = INT32_MAX;
   int done = 0;
-  int r = ep == USBTPU_EP_INTR_IN
+  int r = intr
               ? libusb_interrupt_transfer(d->handle, ep, buf, (int)cap, &done, d->timeout_ms)
               : libusb_bulk_transfer(d->handle, ep, buf, (int)cap, &done, d->timeout_ms);
   if (r != 0) return xfer_error(d, r, what, err);
@@ -583,10 +713,10 @@ halo_status usbtpu_usb_reset(usbtpu_usb *d, bool *gone, halo_err *err) {
   return HALO_OK;
 }
 
-halo_status usbtpu_usb_clear_halt(usbtpu_usb *d, uint8_t ep, halo_err *err) {
-  char what[48];
-  snprintf(what, sizeof what, "clearing the halt on endpoint 0x%02x", ep);
-  halo_status st = need_handle(d, what, err);
+halo_status usbtpu_usb_clear_halt(usbtpu_usb *d, uint8_t logical, halo_err *err) {
+  char what[64];
+  uint8_t ep;
+  halo_status st = endpoint(d, logical, "clearing the halt", what, sizeof what, &ep, err);
   if (st != HALO_OK) return st;
   int r = libusb_clear_halt(d->handle, ep);
   if (r != 0) return xfer_error(d, r, what, err);
@@ -614,6 +744,7 @@ halo_status usbtpu_usb_reopen(usbtpu_usb *d, usbtpu_usb_mode mode, unsigned dead
     libusb_close(d->handle);
     d->handle = NULL;
   }
+  d->have_eps = false;
   char serial[64];
   memcpy(serial, d->serial, sizeof serial);
   /* Registered before the first scan, so an arrival between a scan and the

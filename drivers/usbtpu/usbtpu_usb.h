@@ -78,7 +78,20 @@ const char *usbtpu_usb_udev_rules_source(void);
  * USBTPU_USB_DEFAULT_TIMEOUT_MS) bounds every transfer. HALO_ENOTFOUND when
  * no such device is plugged in; HALO_EDEVICE naming the device node
  * (/dev/bus/usb/BBB/DDD) and the udev rule to install when the node is not
- * accessible. */
+ * accessible.
+ *
+ * In application mode (here and in usbtpu_usb_reopen) the endpoints are
+ * found by kind and order in interface 0, alternate setting 0, of the
+ * active configuration, since a gadget's UDC may number them differently
+ * from the reference device: exactly one bulk OUT, two bulk IN (the first
+ * in descriptor order carries OUTPUT frames, the second completion
+ * events) and one interrupt IN. Anything else is HALO_EDEVICE naming the
+ * device and what it has ("interface 0 has 1 bulk OUT, 1 bulk IN, 0
+ * interrupt IN endpoints (...); the protocol needs 1, 2, 1"). Callers name
+ * endpoints by the protocol's logical constants (USBTPU_EP_BULK_OUT,
+ * USBTPU_EP_OUTPUT_IN, USBTPU_EP_EVENT_IN, USBTPU_EP_INTR_IN); the transport
+ * maps them to the real addresses, and its messages name the real ones.
+ * Boot mode has no such endpoints. */
 halo_status usbtpu_usb_open(usbtpu_usb_mode mode, const char *serial, unsigned timeout_ms,
                             usbtpu_usb **out, halo_err *err);
 void usbtpu_usb_close(usbtpu_usb *dev);
@@ -128,6 +141,15 @@ bool usbtpu_usb_last_stalled(const usbtpu_usb *dev);
  * (LIBUSB_ERROR_NO_DEVICE: unplugged), or the handle is closed. */
 bool usbtpu_usb_last_gone(const usbtpu_usb *dev);
 
+/* The transfers below take `ep` as a logical USBTPU_EP_* constant (see
+ * usbtpu_usb_open): HALO_EINVAL for any other value, HALO_EDEVICE in boot
+ * mode. */
+
+/* The real address of the logical endpoint `ep` on this device (the
+ * logical value itself in boot mode or for an unknown one), for callers'
+ * own messages. */
+uint8_t usbtpu_usb_endpoint_address(const usbtpu_usb *dev, uint8_t ep);
+
 /* CLEAR_FEATURE(ENDPOINT_HALT) on ep (libusb_clear_halt): un-halts a
  * stalled endpoint and resets its data toggle. */
 halo_status usbtpu_usb_clear_halt(usbtpu_usb *dev, uint8_t ep, halo_err *err);
@@ -146,7 +168,7 @@ halo_status usbtpu_usb_csr_read_block(usbtpu_usb *dev, uint32_t addr, void *buf,
  * arg, CRC when `crc`) then the payload (len <= USBTPU_FRAME_MAX_PAYLOAD). */
 halo_status usbtpu_usb_send_frame(usbtpu_usb *dev, uint8_t tag, uint32_t sequence, uint32_t arg,
                                   const void *payload, size_t len, bool crc, halo_err *err);
-/* Raw bulk OUT of len bytes on ep. */
+/* Raw bulk OUT of len bytes on ep (USBTPU_EP_BULK_OUT). */
 halo_status usbtpu_usb_bulk_out(usbtpu_usb *dev, uint8_t ep, const void *data, size_t len,
                                 halo_err *err);
 /* One bulk or interrupt IN transfer on ep into buf[cap]; *got = bytes read.

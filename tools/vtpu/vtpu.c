@@ -31,6 +31,9 @@ struct vtpu {
   char serial[32];
   uint16_t vid, pid_boot, pid_app;
   bool usb2, plugged, app_mode;
+  /* Application-mode endpoint addresses (see vtpu_config.endpoint_base). */
+  uint8_t ep_out, ep_output_in, ep_event_in, ep_intr_in;
+  uint8_t endpoints_omitted;
   vtpu_faults faults;
   vtpu_stats stats;
 
@@ -138,6 +141,9 @@ static void enter_boot_mode(vtpu *d) {
 
 halo_status vtpu_create(const vtpu_config *config, vtpu **out, halo_err *err) {
   *out = NULL;
+  uint8_t base = config ? config->endpoint_base : 0;
+  if (base > 12) /* base + 3 must still be an endpoint number (1..15) */
+    return halo_err_set(err, HALO_EINVAL, "vtpu: endpoint_base %u over 12", base);
   vtpu *d = calloc(1, sizeof *d);
   if (d) d->image = malloc(USBTPU_DFU_MAX_IMAGE);
   if (!d || !d->image) {
@@ -150,6 +156,11 @@ halo_status vtpu_create(const vtpu_config *config, vtpu **out, halo_err *err) {
   d->vid = config && config->vid ? config->vid : USBTPU_VID;
   d->pid_boot = config && config->pid_boot ? config->pid_boot : USBTPU_PID_BOOT;
   d->pid_app = config && config->pid_app ? config->pid_app : USBTPU_PID_APP;
+  d->ep_out = base ? base : USBTPU_EP_BULK_OUT;
+  d->ep_output_in = base ? (uint8_t)(0x80 | (base + 1)) : USBTPU_EP_OUTPUT_IN;
+  d->ep_event_in = base ? (uint8_t)(0x80 | (base + 2)) : USBTPU_EP_EVENT_IN;
+  d->ep_intr_in = base ? (uint8_t)(0x80 | (base + 3)) : USBTPU_EP_INTR_IN;
+  d->endpoints_omitted = config ? config->endpoints_omitted & 0x0F : 0;
   d->plugged = true;
   enter_boot_mode(d);
   *out = d;
@@ -229,11 +240,14 @@ size_t vtpu_descriptors(const vtpu *d, uint8_t *buf, size_t cap) {
     memcpy(cfg + n, intf, 9), n += 9;
     memcpy(cfg + n, func, 9), n += 9;
   } else {
-    const uint8_t intf[9] = {9, 4, 0, 0, 4, 0xFF, 0xFF, 0xFF, 5};
+    const uint8_t eps[4][2] = {
+        {d->ep_out, 2}, {d->ep_output_in, 2}, {d->ep_event_in, 2}, {d->ep_intr_in, 3}};
+    uint8_t n_eps = 0;
+    for (int i = 0; i < 4; i++) n_eps += !(d->endpoints_omitted & (1u << i));
+    const uint8_t intf[9] = {9, 4, 0, 0, n_eps, 0xFF, 0xFF, 0xFF, 5};
     memcpy(cfg + n, intf, 9), n += 9;
-    const uint8_t eps[4][2] = {{USBTPU_EP_BULK_OUT, 2}, {USBTPU_EP_OUTPUT_IN, 2},
-                               {USBTPU_EP_EVENT_IN, 2}, {USBTPU_EP_INTR_IN, 3}};
     for (int i = 0; i < 4; i++) {
+      if (d->endpoints_omitted & (1u << i)) continue;
       bool intr = eps[i][1] == 3;
       uint16_t mps = intr ? 64 : (d->usb2 ? 512 : 1024);
       uint8_t ep[7] = {7, 5, eps[i][0], eps[i][1], (uint8_t)mps, (uint8_t)(mps >> 8),
@@ -472,7 +486,7 @@ int vtpu_control(vtpu *d, const vtpu_setup *s, uint8_t *data) {
   if (s->bmRequestType == 0x80 && s->bRequest == 6 && (s->wValue >> 8) == 3)
     return string_descriptor(d, (uint8_t)s->wValue, data, s->wLength);
   if (s->bmRequestType == 0x02 && s->bRequest == 1 && s->wValue == 0) { /* CLEAR_FEATURE(HALT) */
-    if ((s->wIndex & 0xFF) == USBTPU_EP_BULK_OUT) {
+    if ((s->wIndex & 0xFF) == d->ep_out) {
       d->out_halted = false;
       d->rx_len = 0;
     }
@@ -683,7 +697,7 @@ static int frame_fatal(vtpu *d, uint32_t code, uint32_t seq) {
 
 int vtpu_bulk_out(vtpu *d, uint8_t ep, const void *data, size_t len) {
   if (!d->plugged) return VTPU_GONE;
-  if (!d->app_mode || ep != USBTPU_EP_BULK_OUT) return VTPU_STALL;
+  if (!d->app_mode || ep != d->ep_out) return VTPU_STALL;
   if (d->faults.timeout_next) {
     d->faults.timeout_next = false;
     return VTPU_TIMEOUT;
@@ -743,18 +757,18 @@ int vtpu_bulk_out(vtpu *d, uint8_t ep, const void *data, size_t len) {
 int vtpu_bulk_in(vtpu *d, uint8_t ep, void *buf, size_t cap) {
   if (!d->plugged) return VTPU_GONE;
   if (!d->app_mode) return VTPU_STALL;
-  queue *q = ep == USBTPU_EP_OUTPUT_IN ? &d->q_output
-             : ep == USBTPU_EP_EVENT_IN ? &d->q_event
-             : ep == USBTPU_EP_INTR_IN  ? &d->q_irq
-                                        : NULL;
+  queue *q = ep == d->ep_output_in ? &d->q_output
+             : ep == d->ep_event_in  ? &d->q_event
+             : ep == d->ep_intr_in   ? &d->q_irq
+                                     : NULL;
   if (!q) return VTPU_STALL;
-  if (ep != USBTPU_EP_INTR_IN && d->faults.timeout_next) {
+  if (ep != d->ep_intr_in && d->faults.timeout_next) {
     d->faults.timeout_next = false;
     return VTPU_TIMEOUT;
   }
   packet *p = q->head;
   if (!p) return VTPU_NAK;
-  if (d->faults.drop_next_in && ep != USBTPU_EP_INTR_IN) {
+  if (d->faults.drop_next_in && ep != d->ep_intr_in) {
     d->faults.drop_next_in = false;
     q->head = p->next;
     if (!q->head) q->tail = NULL;

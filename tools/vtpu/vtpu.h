@@ -27,6 +27,15 @@ typedef struct vtpu_config {
   bool usb2;          /* enumerate at USB 2.0 high speed instead of USB 3 SuperSpeed */
   /* USB identity; 0: the built-in USBTPU_VID, USBTPU_PID_BOOT, USBTPU_PID_APP. */
   uint16_t vid, pid_boot, pid_app;
+  /* Application-mode endpoint numbers, as a gadget's UDC may assign them:
+   * 0 gives the reference addresses (USBTPU_EP_BULK_OUT 0x01, then IN 0x81,
+   * 0x82, 0x83); 1..12 gives bulk OUT `endpoint_base` and the three INs
+   * 0x80 | (endpoint_base + 1, + 2, + 3), in the same roles and order. */
+  uint8_t endpoint_base;
+  /* A broken device: the application-mode descriptors leave out these
+   * endpoints (bit 0 bulk OUT, 1 the output bulk IN, 2 the event bulk IN,
+   * 3 the interrupt IN); the model behind them is unchanged. 0: none. */
+  uint8_t endpoints_omitted;
 } vtpu_config;
 
 /* A USB SETUP packet. */
