@@ -32,7 +32,9 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -f
           -fvisibility=hidden $(SAN_FLAGS)
 CPPFLAGS += -Iinclude -I. -MMD -MP -DHALO_VERSION=\"$(VERSION)\"
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lm -lpthread
+# What libhalo.a needs from the system; the drivers' .mk files add theirs.
+HALO_SYSTEM_LIBS := -lm -lpthread
+LDLIBS = $(HALO_SYSTEM_LIBS)
 
 LIB_SRCS := $(wildcard hal/*.c runtime/*.c drivers/cpu/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -14,9 +14,9 @@ LIB_OBJS += $(USBTPU_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # The transport (usbtpu_usb.c, usbtpu_dfu.c) talks to the device through
 # libusb-1.0: libhalo and everything linking it need it.
+HALO_SYSTEM_LIBS += -lusb-1.0
 USBTPU_LIBUSB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard drivers/usbtpu/usbtpu_usb.c drivers/usbtpu/usbtpu_dfu.c))
 $(USBTPU_LIBUSB_OBJS): CFLAGS += $(patsubst -I%,-isystem %,$(shell pkg-config --cflags libusb-1.0 2>/dev/null))
-LDLIBS += -lusb-1.0
 
 VTPU_SRCS := $(wildcard tools/vtpu/*.c)
 VTPU_OBJS := $(VTPU_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -44,13 +44,13 @@ $(VTPU_LIB): $(VTPU_OBJS)
 # again for what it uses.
 VTPU_TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_vtpu_*.c))
 $(VTPU_TEST_BINS): $(VTPU_LIB)
-$(VTPU_TEST_BINS): LDLIBS += $(VTPU_LIB) $(BUILD)/libhalo.a -lm -lpthread
+$(VTPU_TEST_BINS): LDLIBS += $(VTPU_LIB) $(BUILD)/libhalo.a $(HALO_SYSTEM_LIBS)
 
 # What the umockdev suites share (tests/support_usbtpu/: the testbed,
 # sessions against the CPU, the CLI under halo-vtpu). It needs libvtpu and
 # libumockdev, so unlike tests/support/ it goes into those suites only, as
 # an archive ahead of the archives it draws on: a suite takes only the
-# objects it uses (the transport's suites no sessions). Their LDLIBS are
+# objects it uses, and libhalo's system libraries follow. Their LDLIBS are
 # private: a prerequisite linked on the way (usbtpu_mkfw, for the test
 # firmware) must not inherit them.
 USBTPU_TEST_SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support_usbtpu/*.c))
@@ -67,7 +67,7 @@ $(USBTPU_USB_TEST_BINS): $(VTPU_LIB) $(USBTPU_TEST_SUPPORT_LIB)
 $(USBTPU_USB_TEST_BINS): CFLAGS += $(VTPU_CFLAGS)
 $(USBTPU_USB_TEST_BINS): LDFLAGS += $(UMOCKDEV_PRELOAD)
 $(USBTPU_USB_TEST_BINS): private LDLIBS += $(USBTPU_TEST_SUPPORT_LIB) $(VTPU_LIB) $(BUILD)/libhalo.a \
-  $(VTPU_LIBS) -lm -lpthread
+  $(VTPU_LIBS) $(HALO_SYSTEM_LIBS)
 
 $(USBTPU_MKFW): $(BUILD)/obj/tools/usbtpu_mkfw.o $(BUILD)/libhalo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -110,7 +110,7 @@ $(USBTPU_DEV_TEST_BINS): $(VTPU_LIB) $(USBTPU_TEST_SUPPORT_LIB)
 $(USBTPU_DEV_TEST_BINS): CFLAGS += $(VTPU_CFLAGS)
 $(USBTPU_DEV_TEST_BINS): LDFLAGS += $(UMOCKDEV_PRELOAD)
 $(USBTPU_DEV_TEST_BINS): private LDLIBS += $(USBTPU_TEST_SUPPORT_LIB) $(VTPU_LIB) $(BUILD)/libhalo.a \
-  $(VTPU_LIBS) -lm -lpthread
+  $(VTPU_LIBS) $(HALO_SYSTEM_LIBS)
 
 # Firmware variants for tests (tests/test_usbtpu_device_models.c points
 # HALO_USBTPU_FIRMWARE at them): 128 KiB of parameter memory, so that

@@ -264,7 +264,7 @@ static halo_status read_at_least(usbtpu_device *ud, uint8_t ep, uint8_t *buf, si
     if (st != HALO_OK) return halo_err_prefix(err, "%s: ", ud->name);
     if (n == 0 && empty_before)
       return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x%02x: empty transfers", ud->name,
-                          ep);
+                          usbtpu_usb_endpoint_address(ud->usb, ep));
     empty_before = n == 0;
     have += n;
   }
@@ -292,9 +292,10 @@ static halo_status read_output(usbtpu_device *ud, int index, uint32_t run_seq, u
       h[5] != USBTPU_TAG_OUTPUT || usbtpu_get32(h + 20) != (uint32_t)index || len != bytes ||
       usbtpu_get32(h + 8) != run_seq)
     return halo_err_set(err, HALO_EDEVICE,
-                        "%s: endpoint 0x81: bad OUTPUT frame for output %d (tag 0x%02x, arg %u, "
+                        "%s: endpoint 0x%02x: bad OUTPUT frame for output %d (tag 0x%02x, arg %u, "
                         "length %u, expected %zu bytes, sequence %u for RUN %u)",
-                        ud->name, index, h[5], usbtpu_get32(h + 20), len, bytes,
+                        ud->name, usbtpu_usb_endpoint_address(ud->usb, USBTPU_EP_OUTPUT_IN), index,
+                        h[5], usbtpu_get32(h + 20), len, bytes,
                         usbtpu_get32(h + 8), run_seq);
   size_t early = got - USBTPU_FRAME_HEADER_SIZE;
   memcpy(dst, stage + USBTPU_FRAME_HEADER_SIZE, early);
@@ -302,8 +303,9 @@ static halo_status read_output(usbtpu_device *ud, int index, uint32_t run_seq, u
   if (st != HALO_OK) return halo_err_prefix(err, "output %d payload: ", index);
   uint16_t flags = usbtpu_get16(h + 6);
   if ((flags & USBTPU_FRAME_CRC) && usbtpu_crc32(0, dst, bytes) != usbtpu_get32(h + 16))
-    return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x81: output %d: CRC mismatch",
-                        ud->name, index);
+    return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x%02x: output %d: CRC mismatch",
+                        ud->name, usbtpu_usb_endpoint_address(ud->usb, USBTPU_EP_OUTPUT_IN),
+                        index);
   return HALO_OK;
 }
 
@@ -395,9 +397,9 @@ static halo_status run_once(halo_exec *ex, const halo_binding *bindings, halo_pr
   if (ev[0] != USBTPU_EVENT_RUN_DONE || usbtpu_get32(ev + 4) != run_seq ||
       usbtpu_get64(ev + 8) != ud->run_id)
     return halo_err_set(err, HALO_EDEVICE,
-                        "%s: endpoint 0x82: unexpected completion event (type %u, sequence %u, "
+                        "%s: endpoint 0x%02x: unexpected completion event (type %u, sequence %u, "
                         "expected RUN_DONE for sequence %u)",
-                        name, ev[0], usbtpu_get32(ev + 4), run_seq);
+                        name, usbtpu_usb_endpoint_address(ud->usb, USBTPU_EP_EVENT_IN), ev[0], usbtpu_get32(ev + 4), run_seq);
   if (ev[1] != USBTPU_ERR_NONE) {
     *run_failed = true;
     halo_status code = ev[1] == USBTPU_ERR_EXEC ? HALO_EDEVICE : HALO_EINTERNAL;
@@ -407,8 +409,9 @@ static halo_status run_once(halo_exec *ex, const halo_binding *bindings, halo_pr
                                                   : ": the host sent a bad program or input");
   }
   if (usbtpu_get32(ev + 28) != (uint32_t)p->n_outputs)
-    return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x82: %u outputs reported, %d expected",
-                        name, usbtpu_get32(ev + 28), p->n_outputs);
+    return halo_err_set(err, HALO_EDEVICE, "%s: endpoint 0x%02x: %u outputs reported, %d expected",
+                        name, usbtpu_usb_endpoint_address(ud->usb, USBTPU_EP_EVENT_IN),
+                        usbtpu_get32(ev + 28), p->n_outputs);
   for (int i = 0; i < p->n_outputs; i++) {
     uint8_t *dst = binding_ptr(&bindings[p->output_tensor[i]]);
     if (!dst)

@@ -761,9 +761,25 @@ halo_status usbtpu_usb_reopen(usbtpu_usb *d, usbtpu_usb_mode mode, unsigned dead
   halo_status st = HALO_OK;
   bool found = false;
   halo_err denied;
-  for (;;) {
+  for (int pass = 0;; pass++) {
     arrived = 0;
+    /* A context's device list follows udev events, which may never come
+     * (no udev in a container or an initramfs, an emulated bus): after the
+     * first look, each look is a fresh context's own walk of the bus, and
+     * the handle stays with that context when the device is there. */
+    libusb_context *own = d->ctx, *scan = NULL;
+    if (pass > 0 && libusb_init(&scan) == 0) d->ctx = scan;
     st = try_open(d, mode, serial, true, &found, &denied, err);
+    if (d->ctx != own) {
+      if (found) {
+        if (have_hotplug) libusb_hotplug_deregister_callback(own, hotplug);
+        have_hotplug = false;
+        libusb_exit(own);
+      } else {
+        d->ctx = own;
+        libusb_exit(scan);
+      }
+    }
     if (st != HALO_OK || found) break;
     double left = end - now_ms();
     if (left <= 0) break;

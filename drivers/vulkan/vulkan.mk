@@ -20,7 +20,7 @@ VK_SRCS := $(wildcard drivers/vulkan/*.c)
 
 LIB_OBJS += $(VK_SRCS:%.c=$(BUILD)/obj/%.o) $(VK_EMBED_O)
 CPPFLAGS += $(shell pkg-config --cflags libdrm 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs libdrm 2>/dev/null || echo -ldrm) -ldl
+HALO_SYSTEM_LIBS += $(shell pkg-config --libs libdrm 2>/dev/null || echo -ldrm) -ldl
 DEB_PACKAGES += libvulkan-dev glslc libdrm-dev mesa-vulkan-drivers
 GLSLC ?= glslc
 GLSLC_FLAGS := --target-env=vulkan1.1 -O -Ishaders
