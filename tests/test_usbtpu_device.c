@@ -359,6 +359,24 @@ static void cli_falls_back_when_unplugged(void **state) {
   if (rc != 1 || !strstr(out, "usbtpu0") || !strstr(out, "unplugged during the invoke") ||
       strstr(out, "0.941406"))
     fail_msg("--no-fallback: exit %d:\n%s", rc, out);
+
+  /* `halo bench --profile` when the device goes in the third timed run (the
+   * fourth RUN, after one warmup): the profile starts over there, so every
+   * row of its tables is a CPU row. */
+  static char bench[1 << 16];
+  snprintf(args, sizeof args, "bench --profile --runs 5 '%s' --devices usbtpu,cpu", model_path);
+  rc = ut_run_under_vtpu(NULL, "--unplug-after-runs 4", args, bench, sizeof bench);
+  if (rc != 0 || !strstr(bench, "the profile covers run 3 on, after the fallback"))
+    fail_msg("bench: exit %d:\n%s", rc, bench);
+  int rows = 0, off_cpu = 0;
+  for (const char *line = strstr(bench, "Run Order"); line; line = strchr(line + 1, '\n')) {
+    char op[64], device[64];
+    double first_ms, avg_ms;
+    if (!profile_row(line + 1, op, sizeof op, &first_ms, &avg_ms, device, sizeof device)) continue;
+    rows++;
+    off_cpu += strcmp(device, "cpu") != 0;
+  }
+  if (rows < 31 || off_cpu) fail_msg("bench: %d rows, %d not on cpu:\n%s", rows, off_cpu, bench);
 }
 
 /* The issue's done-means: `halo-vtpu -- halo bench --profile MODEL` shows

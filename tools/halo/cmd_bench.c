@@ -179,6 +179,13 @@ static int bench_main(const cli_command *cmd, int argc, char **argv) {
     times_us[i] = (elapsed + 500) / 1000;
     sum_us += (double)elapsed / 1e3;
     if (first_us < 0) first_us = (double)elapsed / 1e3;
+    if (report && halo_session_notice(session)[0]) {
+      /* A fallback placed the nodes anew: the profile starts over with
+       * this run, so that its tables describe one placement. */
+      profile_report_destroy(report);
+      report = profile_report_create(session);
+      cli_note(cmd, "the profile covers run %ld on, after the fallback", i + 1);
+    }
     if (report && !profile_report_add_run(report)) {
       cli_error(cmd, "out of memory collecting the profile");
       rc = CLI_FAILURE;
