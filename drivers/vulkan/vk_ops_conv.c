@@ -77,6 +77,19 @@ static halo_status conv_general(vk_builder *b, vk_operand ops[4], bool fp16, con
                          ops, 4, count, err);
 }
 
+/* The operands of the convolution family, in the shaders' binding order:
+ * input (node input `input`), weights (input 1, float16 or float32: *fp16),
+ * bias (input `bias`, or zeros: *has_bias), output. */
+static halo_status conv_operands(vk_builder *b, const halo_node *n, int input, int bias,
+                                 vk_operand ops[4], bool *fp16, uint32_t *has_bias,
+                                 halo_err *err) {
+  halo_status st = vk_builder_input(b, n->inputs[input], &ops[0], err);
+  if (st == HALO_OK) st = weights_operand(b, n->inputs[1], &ops[1], fp16, err);
+  if (st == HALO_OK) st = bias_operand(b, n, bias, &ops[2], has_bias, err);
+  if (st == HALO_OK) ops[3] = vk_builder_output(b, n->outputs[0]);
+  return st;
+}
+
 static halo_status lower_conv2d(vk_builder *b, const halo_node *n, halo_err *err) {
   const halo_conv_params *p = &n->params.conv;
   const halo_graph_tensor *in = vk_in(b, n, 0), *f = vk_in(b, n, 1), *out = vk_out(b, n, 0);
@@ -89,11 +102,8 @@ static halo_status lower_conv2d(vk_builder *b, const halo_node *n, halo_err *err
   vk_operand ops[4];
   bool fp16;
   uint32_t has_bias;
-  halo_status st = vk_builder_input(b, n->inputs[0], &ops[0], err);
-  if (st == HALO_OK) st = weights_operand(b, n->inputs[1], &ops[1], &fp16, err);
-  if (st == HALO_OK) st = bias_operand(b, n, 2, &ops[2], &has_bias, err);
+  halo_status st = conv_operands(b, n, 0, 2, ops, &fp16, &has_bias, err);
   if (st != HALO_OK) return st;
-  ops[3] = vk_builder_output(b, n->outputs[0]);
   (void)out;
   uint64_t m = (uint64_t)d[0] * (uint64_t)d[1] * (uint64_t)d[2];
   if (kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && groups == 1 &&
@@ -115,11 +125,8 @@ static halo_status lower_depthwise(vk_builder *b, const halo_node *n, halo_err *
   vk_operand ops[4];
   bool fp16;
   uint32_t has_bias;
-  halo_status st = vk_builder_input(b, n->inputs[0], &ops[0], err);
-  if (st == HALO_OK) st = weights_operand(b, n->inputs[1], &ops[1], &fp16, err);
-  if (st == HALO_OK) st = bias_operand(b, n, 2, &ops[2], &has_bias, err);
+  halo_status st = conv_operands(b, n, 0, 2, ops, &fp16, &has_bias, err);
   if (st != HALO_OK) return st;
-  ops[3] = vk_builder_output(b, n->outputs[0]);
   uint32_t spec[19] = {0,
                        (uint32_t)d[1],
                        (uint32_t)d[2],
@@ -151,11 +158,8 @@ static halo_status lower_fully_connected(vk_builder *b, const halo_node *n, halo
   vk_operand ops[4];
   bool fp16;
   uint32_t has_bias;
-  halo_status st = vk_builder_input(b, n->inputs[0], &ops[0], err);
-  if (st == HALO_OK) st = weights_operand(b, n->inputs[1], &ops[1], &fp16, err);
-  if (st == HALO_OK) st = bias_operand(b, n, 2, &ops[2], &has_bias, err);
+  halo_status st = conv_operands(b, n, 0, 2, ops, &fp16, &has_bias, err);
   if (st != HALO_OK) return st;
-  ops[3] = vk_builder_output(b, n->outputs[0]);
   if (gemm_fits(b->dev, (uint64_t)rows, (uint64_t)units))
     return gemm(b, ops, fp16, (uint32_t)rows, (uint32_t)units, (uint32_t)depth, n->params.fc.act,
                 has_bias, err);
@@ -178,11 +182,8 @@ static halo_status lower_transpose_conv(vk_builder *b, const halo_node *n, halo_
   vk_operand ops[4];
   bool fp16;
   uint32_t has_bias;
-  halo_status st = vk_builder_input(b, n->inputs[2], &ops[0], err);
-  if (st == HALO_OK) st = weights_operand(b, n->inputs[1], &ops[1], &fp16, err);
-  if (st == HALO_OK) st = bias_operand(b, n, 3, &ops[2], &has_bias, err);
+  halo_status st = conv_operands(b, n, 2, 3, ops, &fp16, &has_bias, err);
   if (st != HALO_OK) return st;
-  ops[3] = vk_builder_output(b, n->outputs[0]);
   uint32_t spec[16] = {0,
                        (uint32_t)d[1],
                        (uint32_t)d[2],
