@@ -45,6 +45,25 @@ static usbtpu_usb *boot(const char *serial, const uint8_t *img, size_t size) {
   return dev;
 }
 
+/* Nothing queued on the output endpoint: a timeout naming it; a halted
+ * bulk OUT endpoint: a stall naming it, cleared again. */
+static void expect_endpoints_named(vtpu_testbed *tb, usbtpu_usb *dev, const char *output_in,
+                                   const char *bulk_out) {
+  uint8_t buf[64], run_id[8] = {0};
+  size_t got;
+  halo_err err;
+  assert_int_equal(usbtpu_usb_read(dev, USBTPU_EP_OUTPUT_IN, buf, sizeof buf, &got, &err),
+                   HALO_ETIMEOUT);
+  if (!strstr(err.msg, output_in)) fail_msg("timeout: %s", err.msg);
+  vtpu_faults f = {0};
+  f.stall_next_out = true;
+  ut_set_faults(tb, 0, &f);
+  assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, false, &err),
+                   HALO_EDEVICE);
+  if (!strstr(err.msg, bulk_out) || !strstr(err.msg, "stalled")) fail_msg("stall: %s", err.msg);
+  assert_int_equal(usbtpu_usb_clear_halt(dev, USBTPU_EP_BULK_OUT, &err), HALO_OK);
+}
+
 static void boot_and_read_caps(void **state) {
   vtpu_testbed *tb = *state;
   size_t size;
@@ -102,27 +121,12 @@ static void boot_and_read_caps(void **state) {
   assert_int_equal(usbtpu_usb_csr_read32(dev, USBTPU_CSR_ERROR_CODE, &v, &err), HALO_OK);
   assert_int_equal(v, USBTPU_ERR_NO_PROGRAM);
 
-  /* Nothing queued on the output endpoint: a timeout naming it. */
-  uint8_t buf[64];
-  size_t got;
-  assert_int_equal(usbtpu_usb_read(dev, USBTPU_EP_OUTPUT_IN, buf, sizeof buf, &got, &err),
-                   HALO_ETIMEOUT);
-  assert_non_null(strstr(err.msg, "0x81"));
-
-  /* A halted bulk OUT endpoint: a stall naming the endpoint. */
-  vtpu_faults f = {0};
-  f.stall_next_out = true;
-  ut_set_faults(tb, 0, &f);
-  assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, false, &err),
-                   HALO_EDEVICE);
-  assert_non_null(strstr(err.msg, "endpoint 0x01"));
-  assert_non_null(strstr(err.msg, "stalled"));
-  assert_int_equal(usbtpu_usb_clear_halt(dev, USBTPU_EP_BULK_OUT, &err), HALO_OK);
+  expect_endpoints_named(tb, dev, "endpoint 0x81", "endpoint 0x01");
 
   /* A transfer the device swallows is never delivered: libusb times out,
    * and the frame never reached the device. */
   vtpu_stats before = ut_device_stats(tb, 0);
-  f = (vtpu_faults){0};
+  vtpu_faults f = {0};
   f.timeout_next = true;
   ut_set_faults(tb, 0, &f);
   assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, false, &err),
@@ -350,17 +354,7 @@ static void moved_endpoints_are_found(void **state) {
   assert_int_equal(irq[1], USBTPU_ERR_NO_PROGRAM);
 
   /* Messages name the real addresses. */
-  assert_int_equal(usbtpu_usb_read(dev, USBTPU_EP_OUTPUT_IN, ev, sizeof ev, &got, &err),
-                   HALO_ETIMEOUT);
-  assert_non_null(strstr(err.msg, "endpoint 0x83"));
-  vtpu_faults f = {0};
-  f.stall_next_out = true;
-  ut_set_faults(tb, 0, &f);
-  assert_int_equal(usbtpu_usb_send_frame(dev, USBTPU_TAG_RUN, 2, 0, run_id, 8, true, &err),
-                   HALO_EDEVICE);
-  assert_non_null(strstr(err.msg, "endpoint 0x02"));
-  assert_non_null(strstr(err.msg, "stalled"));
-  assert_int_equal(usbtpu_usb_clear_halt(dev, USBTPU_EP_BULK_OUT, &err), HALO_OK);
+  expect_endpoints_named(tb, dev, "endpoint 0x83", "endpoint 0x02");
   /* Only the protocol's endpoints are names the transport knows. */
   assert_int_equal(usbtpu_usb_read(dev, 0x86, ev, sizeof ev, &got, &err), HALO_EINVAL);
   assert_non_null(strstr(err.msg, "0x86"));
