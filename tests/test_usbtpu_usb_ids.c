@@ -174,9 +174,6 @@ static void extra_identity_needs_the_variable(void **state) {
   int bus = 0;
 
   unsetenv(USBTPU_USB_IDS_ENV);
-  assert_int_equal(usbtpu_usb_list(USBTPU_USB_BOOT, serials, 8, &n, &err), HALO_OK);
-  assert_int_equal(n, 1);
-  assert_string_equal(serials[0], "VTPU0001");
   usbtpu_usb *dev = NULL;
   assert_int_equal(usbtpu_usb_open(USBTPU_USB_BOOT, "VTPU0042", TIMEOUT_MS, &dev, &err),
                    HALO_ENOTFOUND);
@@ -186,12 +183,14 @@ static void extra_identity_needs_the_variable(void **state) {
   assert_int_equal(bus, 2);
   assert_int_equal(n, 1);
   assert_string_equal(nodes[0].serial, "VTPU0001");
+  assert_int_equal(usbtpu_usb_node_serials(nodes, n, USBTPU_USB_BOOT, serials, 8), 1);
+  assert_string_equal(serials[0], "VTPU0001");
+  assert_int_equal(usbtpu_usb_node_serials(nodes, n, USBTPU_USB_APP, serials, 8), 0);
 
   setenv(USBTPU_USB_IDS_ENV, "1234:0001:0002", 1);
-  assert_int_equal(usbtpu_usb_list(USBTPU_USB_BOOT, serials, 8, &n, &err), HALO_OK);
-  assert_int_equal(n, 2);
   assert_int_equal(usbtpu_usb_scan(nodes, 8, &n, &bus, &err), HALO_OK);
   assert_int_equal(n, 2);
+  assert_int_equal(usbtpu_usb_node_serials(nodes, n, USBTPU_USB_BOOT, serials, 8), 2);
   const usbtpu_usb_node *other = find_node(nodes, n, "VTPU0042");
   if (!other) fail_msg("scan does not show VTPU0042");
   assert_int_equal(other->id.vid, OTHER_VID);

@@ -425,23 +425,18 @@ halo_status usbtpu_usb_open(usbtpu_usb_mode mode, const char *serial, unsigned t
   return HALO_OK;
 }
 
-halo_status usbtpu_usb_list(usbtpu_usb_mode mode, char (*serials)[USBTPU_USB_SERIAL_MAX],
-                            int max, int *count, halo_err *err) {
-  *count = 0;
-  enum { SCAN_MAX = 32 };
-  usbtpu_usb_node nodes[SCAN_MAX];
-  int n = 0;
-  halo_status st = usbtpu_usb_scan(nodes, SCAN_MAX, &n, NULL, err);
-  if (st != HALO_OK) return st;
-  for (int i = 0; i < n && *count < max; i++) {
+int usbtpu_usb_node_serials(const usbtpu_usb_node *nodes, int n, usbtpu_usb_mode mode,
+                            char (*serials)[USBTPU_USB_SERIAL_MAX], int max) {
+  int count = 0;
+  for (int i = 0; i < n && count < max; i++) {
     const usbtpu_usb_node *node = &nodes[i];
     /* No permission, gone, busy, or no serial to find it again by. */
     if (node->mode != mode || node->open.code != HALO_OK || !node->serial[0]) continue;
     bool dup = false;
-    for (int k = 0; k < *count; k++) dup |= strcmp(serials[k], node->serial) == 0;
-    if (!dup) memcpy(serials[(*count)++], node->serial, USBTPU_USB_SERIAL_MAX);
+    for (int k = 0; k < count; k++) dup |= strcmp(serials[k], node->serial) == 0;
+    if (!dup) memcpy(serials[count++], node->serial, USBTPU_USB_SERIAL_MAX);
   }
-  return HALO_OK;
+  return count;
 }
 
 halo_status usbtpu_usb_scan(usbtpu_usb_node *out, int max, int *count, int *bus_devices,

@@ -96,12 +96,7 @@ halo_status usbtpu_usb_open(usbtpu_usb_mode mode, const char *serial, unsigned t
                             usbtpu_usb **out, halo_err *err);
 void usbtpu_usb_close(usbtpu_usb *dev);
 
-/* Serial numbers of the devices of the ID table in `mode` this process can
- * open, at most `max` (devices without a serial, or that cannot be opened,
- * are left out). Nothing plugged in is not an error: *count = 0. */
 #define USBTPU_USB_SERIAL_MAX 64
-halo_status usbtpu_usb_list(usbtpu_usb_mode mode, char (*serials)[USBTPU_USB_SERIAL_MAX],
-                            int max, int *count, halo_err *err);
 
 /* One USB device of the ID table as found on the bus, for `halo doctor`. */
 typedef struct usbtpu_usb_node {
@@ -121,6 +116,13 @@ typedef struct usbtpu_usb_node {
  * HALO_EDEVICE when libusb cannot start or list the bus. */
 halo_status usbtpu_usb_scan(usbtpu_usb_node *out, int max, int *count, int *bus_devices,
                             halo_err *err);
+
+/* The serial numbers of the nodes (from usbtpu_usb_scan) in `mode` that
+ * this process could open, each once, at most `max`: what usbtpu_usb_open
+ * can find by serial (nodes without a serial are left out). Returns how
+ * many; no I/O. */
+int usbtpu_usb_node_serials(const usbtpu_usb_node *nodes, int n, usbtpu_usb_mode mode,
+                            char (*serials)[USBTPU_USB_SERIAL_MAX], int max);
 
 /* "usbtpu 1-2 VTPU0001": bus-port path and serial. */
 const char *usbtpu_usb_name(const usbtpu_usb *dev);
