@@ -1,5 +1,6 @@
 #include "drivers/usbtpu/usbtpu_device.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -433,23 +434,36 @@ static halo_status run_once(halo_exec *ex, const halo_binding *bindings, halo_pr
   return HALO_OK;
 }
 
-/* Reads the firmware image (usbtpu_firmware_path) into a new buffer. */
-static uint8_t *load_firmware(size_t *size) {
-  char path[1024];
-  usbtpu_firmware_path(path, sizeof path);
+halo_status usbtpu_firmware_load(char *path, size_t path_size, uint8_t **image, size_t *size,
+                                 usbtpu_fw_info *info, halo_err *err) {
+  *image = NULL;
+  *size = 0;
+  usbtpu_firmware_path(path, path_size);
   FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  if (!f) return halo_err_set(err, HALO_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno));
   uint8_t *img = malloc(USBTPU_DFU_MAX_IMAGE + 1);
-  *size = img ? fread(img, 1, USBTPU_DFU_MAX_IMAGE + 1, f) : 0;
+  size_t n = img ? fread(img, 1, USBTPU_DFU_MAX_IMAGE + 1, f) : 0;
+  bool read_error = ferror(f) != 0;
   fclose(f);
-  usbtpu_fw_info info;
-  halo_err ignored;
-  if (!img || *size == 0 || *size > USBTPU_DFU_MAX_IMAGE ||
-      usbtpu_fw_parse(img, *size, &info, &ignored) != HALO_OK) {
+  usbtpu_fw_info parsed;
+  halo_status st = HALO_OK;
+  if (!img)
+    st = halo_err_set(err, HALO_ENOMEM, "%s: out of memory", path);
+  else if (read_error)
+    st = halo_err_set(err, HALO_EIO, "%s: read error", path);
+  else if (n > USBTPU_DFU_MAX_IMAGE)
+    st = halo_err_set(err, HALO_EFORMAT, "%s: larger than the boot ROM's %u bytes", path,
+                      USBTPU_DFU_MAX_IMAGE);
+  else if ((st = usbtpu_fw_parse(img, n, &parsed, err)) != HALO_OK)
+    halo_err_prefix(err, "%s: ", path);
+  if (st != HALO_OK) {
     free(img);
-    return NULL;
+    return st;
   }
-  return img;
+  if (info) *info = parsed;
+  *image = img;
+  *size = n;
+  return HALO_OK;
 }
 
 /* Re-opens the device by port and serial after it left the bus: in
@@ -469,11 +483,13 @@ static halo_status reattach(usbtpu_device *ud, unsigned deadline_ms, halo_err *e
       return st;
     }
     size_t size = 0;
-    uint8_t *img = load_firmware(&size);
-    if (!img)
+    uint8_t *img = NULL;
+    char path[1024];
+    halo_err why;
+    if (usbtpu_firmware_load(path, sizeof path, &img, &size, NULL, &why) != HALO_OK)
       return halo_err_set(err, HALO_EDEVICE,
-                          "%s: came back in boot mode and no usable firmware image was found",
-                          usbtpu_usb_name(ud->usb));
+                          "%s: came back in boot mode and the firmware image is unusable: %s",
+                          usbtpu_usb_name(ud->usb), why.msg);
     st = usbtpu_dfu_download(ud->usb, img, size, USBTPU_DFU_DEADLINE_MS, err);
     free(img);
     if (st != HALO_OK) return halo_err_prefix(err, "reloading the firmware: ");
@@ -741,23 +757,22 @@ static int boot_devices(const usbtpu_usb_node *nodes, int n, halo_err *problem) 
   for (int i = 0; i < n; i++)
     in_boot += nodes[i].mode == USBTPU_USB_BOOT && nodes[i].open.code == HALO_OK;
   if (in_boot == 0) return 0;
-  halo_err e;
+  halo_err e, why;
   size_t size = 0;
-  uint8_t *img = load_firmware(&size);
-  if (!img) {
-    char path[1024];
-    halo_err_set(&e, HALO_ENOTFOUND,
-                 "usbtpu: %d accelerator%s in boot mode, but the firmware image %s is missing "
-                 "or invalid (`halo doctor` says why)",
-                 in_boot, in_boot == 1 ? "" : "s", usbtpu_firmware_path(path, sizeof path));
+  uint8_t *img = NULL;
+  char path[1024];
+  halo_status st = usbtpu_firmware_load(path, sizeof path, &img, &size, NULL, &why);
+  if (st != HALO_OK) {
+    halo_err_set(&e, st, "usbtpu: %d accelerator%s in boot mode, but the firmware image is "
+                 "unusable: %s", in_boot, in_boot == 1 ? "" : "s", why.msg);
     keep_problem(problem, &e);
     return 0;
   }
   for (int i = 0; i < n; i++) {
     if (nodes[i].mode != USBTPU_USB_BOOT || nodes[i].open.code != HALO_OK) continue;
     usbtpu_usb *usb = NULL;
-    halo_status st = usbtpu_usb_open(USBTPU_USB_BOOT, nodes[i].serial[0] ? nodes[i].serial : NULL,
-                                     USBTPU_DEV_TIMEOUT_MS, &usb, &e);
+    st = usbtpu_usb_open(USBTPU_USB_BOOT, nodes[i].serial[0] ? nodes[i].serial : NULL,
+                         USBTPU_DEV_TIMEOUT_MS, &usb, &e);
     if (st == HALO_OK) st = usbtpu_dfu_download(usb, img, size, USBTPU_DFU_DEADLINE_MS, &e);
     if (st != HALO_OK) keep_problem(problem, &e);
     usbtpu_usb_close(usb);
@@ -784,17 +799,11 @@ halo_status usbtpu_enumerate(halo_device **out, int max, int *found, halo_err *e
     *err = e;
     return st;
   }
+  /* No permission, gone or busy: the node says why. */
+  for (int i = 0; i < n; i++)
+    if (nodes[i].open.code != HALO_OK) keep_problem(&problem, &nodes[i].open);
   char serials[MAX_NODES][USBTPU_USB_SERIAL_MAX];
-  int n_serials = 0;
-  for (int i = 0; i < n; i++) {
-    const usbtpu_usb_node *node = &nodes[i];
-    /* No permission, gone or busy: the node says why. */
-    if (node->open.code != HALO_OK) keep_problem(&problem, &node->open);
-    if (node->mode != USBTPU_USB_APP || node->open.code != HALO_OK || !node->serial[0]) continue;
-    bool dup = false;
-    for (int k = 0; k < n_serials; k++) dup |= strcmp(serials[k], node->serial) == 0;
-    if (!dup) memcpy(serials[n_serials++], node->serial, USBTPU_USB_SERIAL_MAX);
-  }
+  int n_serials = usbtpu_usb_node_serials(nodes, n, USBTPU_USB_APP, serials, MAX_NODES);
   /* Names follow serial order, not the bus's listing order. */
   qsort(serials, (size_t)n_serials, sizeof serials[0], cmp_serial);
   for (int i = 0; i < n_serials && *found < max; i++) {

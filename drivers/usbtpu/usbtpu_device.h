@@ -36,6 +36,15 @@
  * Writes the path into buf[size]; returns buf. */
 const char *usbtpu_firmware_path(char *buf, size_t size);
 
+/* Reads and checks the image at usbtpu_firmware_path (path[path_size]
+ * receives it): *image (malloc'd, the caller frees) and *size on success,
+ * *info (may be NULL) from the parsed header. Errors name the path:
+ * HALO_ENOTFOUND "cannot open: ...", HALO_EIO "read error", HALO_EFORMAT
+ * "larger than the boot ROM's N bytes" or the parser's message. */
+typedef struct usbtpu_fw_info usbtpu_fw_info;
+halo_status usbtpu_firmware_load(char *path, size_t path_size, uint8_t **image, size_t *size,
+                                 usbtpu_fw_info *info, halo_err *err);
+
 /* A hal/registry.h enumerate function. Never fails for lack of devices. */
 halo_status usbtpu_enumerate(halo_device **out, int max, int *found, halo_err *err);
 

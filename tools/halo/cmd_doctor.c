@@ -226,38 +226,25 @@ static void check_udev(doctor *doc, const usbtpu_usb_id *ids, int n_ids, int usa
 /* ---- firmware ------------------------------------------------------------- */
 
 static void check_firmware(doctor *doc) {
-  char path[1024];
-  usbtpu_firmware_path(path, sizeof path);
   const char *env = getenv("HALO_USBTPU_FIRMWARE");
   bool from_env = env && *env;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  char path[1024];
+  uint8_t *img = NULL;
+  size_t size = 0;
+  usbtpu_fw_info info;
+  halo_err err;
+  halo_status st = usbtpu_firmware_load(path, sizeof path, &img, &size, &info, &err);
+  if (st == HALO_ENOTFOUND)
     report(doc, FAIL, "firmware",
            from_env ? "point HALO_USBTPU_FIRMWARE at a firmware image, or unset it"
                     : "run `make install`, or set HALO_USBTPU_FIRMWARE to a firmware image",
-           "%s: cannot open: %s", path, strerror(errno));
-    return;
-  }
-  const char *fix = from_env ? "point HALO_USBTPU_FIRMWARE at a good image, or unset it"
-                             : "reinstall it (`make install`; `make firmware` rebuilds the "
-                               "source tree's image)";
-  uint8_t *img = malloc(USBTPU_DFU_MAX_IMAGE + 1);
-  size_t size = img ? fread(img, 1, USBTPU_DFU_MAX_IMAGE + 1, f) : 0;
-  bool read_error = ferror(f) != 0;
-  fclose(f);
-  if (!img) {
-    report(doc, FAIL, "firmware", NULL, "%s: out of memory", path);
-    return;
-  }
-  usbtpu_fw_info info;
-  halo_err err;
-  if (read_error)
-    report(doc, FAIL, "firmware", fix, "%s: read error", path);
-  else if (size > USBTPU_DFU_MAX_IMAGE)
-    report(doc, FAIL, "firmware", fix, "%s: larger than the boot ROM's %u bytes", path,
-           USBTPU_DFU_MAX_IMAGE);
-  else if (usbtpu_fw_parse(img, size, &info, &err) != HALO_OK)
-    report(doc, FAIL, "firmware", fix, "%s: %s", path, err.msg);
+           "%s", err.msg);
+  else if (st != HALO_OK)
+    report(doc, FAIL, "firmware",
+           from_env ? "point HALO_USBTPU_FIRMWARE at a good image, or unset it"
+                    : "reinstall it (`make install`; `make firmware` rebuilds the source tree's "
+                      "image)",
+           "%s", err.msg);
   else
     report(doc, OK, "firmware", NULL, "%s: version %u.%u.%u, build '%s', %zu bytes%s", path,
            info.fw_version >> 16, (info.fw_version >> 8) & 0xFF, info.fw_version & 0xFF,
